@@ -1,0 +1,12 @@
+//! kemid: a SIP routing server scripted in JavaScript or Squirrel through
+//! Kamailio's KEMI API (`KSR.<module>.<function>`).
+//!
+//! See `ARCHITECTURE.md` for the code map and the dependency rules.
+
+pub mod ctx;
+pub mod gen;
+pub mod log;
+pub mod modules;
+pub mod pv;
+pub mod registry;
+pub mod sip;

@@ -1,0 +1,131 @@
+//! The `kemid` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// kemid: a SIP routing server scripted in JavaScript or Squirrel through
+/// Kamailio's KEMI API (`KSR.<module>.<function>`).
+///
+/// Without a subcommand, kemid runs the server (`kemid run`).
+#[derive(Parser)]
+#[command(name = "kemid", version, about, long_about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the SIP server with a kamailio.cfg-style configuration.
+    Run(RunArgs),
+    /// Regenerate the IDE stubs (stubs/) and the API reference (docs/kemi/)
+    /// from the annotated modules compiled into this binary.
+    Gen {
+        /// Write nothing: exit 1 and name every file that is stale.
+        #[arg(long)]
+        check: bool,
+        /// The project root to write stubs/ and docs/kemi/ under.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+    },
+    /// Print the KSR API listing as JSON: the document Kamailio's
+    /// `app_jsdt.api_list` answers, plus parameter names and docs.
+    Api {
+        /// Print only the fields Kamailio prints.
+        #[arg(long)]
+        compat: bool,
+    },
+    /// Check routing scripts (.js, .nut, .sq) without running them.
+    Check {
+        /// The script files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Send one JSON-RPC call to a running kemid's control socket.
+    Rpc {
+        /// The control socket.
+        #[arg(short = 's', long = "socket", value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// The method, e.g. app_jsdt.reload.
+        method: String,
+        /// The method's parameters.
+        params: Vec<String>,
+    },
+}
+
+#[derive(clap::Args, Default)]
+struct RunArgs {
+    /// The configuration file (kamailio.cfg syntax). Without it kemid
+    /// serves on 127.0.0.1:5060 with a built-in configuration and script.
+    #[arg(short = 'f', long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
+        Command::Gen { check, out } => gen(check, &out),
+        Command::Api { compat } => {
+            let doc = kemid::gen::api_document(!compat);
+            match serde_json::to_string_pretty(&doc) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("kemid api: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Run(_) | Command::Check { .. } | Command::Rpc { .. } => {
+            eprintln!("kemid: this command is not available in this build yet");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn gen(check: bool, out: &std::path::Path) -> ExitCode {
+    if check {
+        return match kemid::gen::check(out) {
+            Ok(s) if s.is_clean() => {
+                println!("stubs and docs are up to date");
+                ExitCode::SUCCESS
+            }
+            Ok(s) => {
+                for p in &s.stale {
+                    eprintln!("stale: {}", p.display());
+                }
+                for p in &s.orphaned {
+                    eprintln!(
+                        "orphaned (no module generates it any more): {}",
+                        p.display()
+                    );
+                }
+                eprintln!("run `kemid gen` (or `cargo run -- gen`) and commit the result");
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("kemid gen: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match kemid::gen::write(out) {
+        Ok(written) => {
+            for p in &written {
+                println!("wrote {}", p.display());
+            }
+            if written.is_empty() {
+                println!("stubs and docs were already up to date");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kemid gen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The SIP message model (being written).

@@ -1,0 +1,538 @@
+//! The scanner: one pass over the received bytes that records where things are.
+//!
+//! This is the per-message hot path. It does not build header values, it
+//! only finds the start line's parts, each header's name and value
+//! boundaries (joining folded continuation lines), the end of the headers and
+//! the body, and classifies header names. Typed parsing of individual headers
+//! happens later, only for the headers someone asks about.
+//!
+//! The scanner is deliberately liberal where RFC 3261 asks receivers to be
+//! (white space around `:`, LF without CR, leading CRLFs, compact names,
+//! folding) and strict where sloppiness would be dangerous downstream (NUL
+//! bytes, bad Content-Length, missing end of headers). On the first error it
+//! keeps collecting headers, so the caller learns whether a 400 could still
+//! be routed back.
+
+use super::error::{ParseError, ParseErrorKind as K};
+use super::header::{HeaderEntry, HeaderName};
+use super::index::HeaderIndex;
+use super::method::Method;
+use super::span::Span;
+use super::text::{find_byte, find_in, is_ws, parse_u32, skip_blank, skip_ws, token_end, trim};
+
+/// Default largest accepted message, in bytes (the largest UDP payload, and
+/// Kamailio's default buffer size).
+pub const MAX_MSG_SIZE: usize = 65_535;
+
+/// Default largest accepted number of header lines.
+pub const MAX_HEADERS: usize = 128;
+
+/// Bounds that protect the server from oversized input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted message (start line, headers and body), in bytes.
+    pub max_size: usize,
+    /// Largest accepted number of header lines (folded lines count once).
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_size: MAX_MSG_SIZE,
+            max_headers: MAX_HEADERS,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits actually enforced: offsets are stored as `u32` and header
+    /// positions as `u16`, so larger settings are capped.
+    pub(crate) fn effective(self) -> Limits {
+        Limits {
+            max_size: self.max_size.min(u32::MAX as usize - 1),
+            max_headers: self.max_headers.min(u16::MAX as usize - 1),
+        }
+    }
+}
+
+/// The parsed start line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FirstLine {
+    Request {
+        method: Method,
+        method_span: Span,
+        uri: Span,
+        version: Span,
+    },
+    Reply {
+        version: Span,
+        code: u16,
+        reason: Span,
+    },
+}
+
+/// Everything one scan learned, possibly with an error.
+#[derive(Clone, Debug)]
+pub(crate) struct Scanned {
+    /// First byte of the start line (after leading CR/LF).
+    pub(crate) start: usize,
+    pub(crate) first: Option<FirstLine>,
+    /// Just past the start line's line break: where headers begin.
+    pub(crate) first_line_end: usize,
+    pub(crate) headers: HeaderIndex,
+    /// For each kind, 1 + the index of its first header, or 0 if absent.
+    pub(crate) first_of: [u16; HeaderName::COUNT],
+    /// Offset of the empty line that ends the headers.
+    pub(crate) head_end: usize,
+    /// First byte of the body (just past the empty line).
+    pub(crate) body_start: usize,
+    /// End of the message: body start plus Content-Length, or end of input.
+    pub(crate) end: usize,
+    pub(crate) content_length: Option<u32>,
+    pub(crate) error: Option<ParseError>,
+}
+
+impl Scanned {
+    fn new() -> Scanned {
+        Scanned {
+            start: 0,
+            first: None,
+            first_line_end: 0,
+            headers: HeaderIndex::default(),
+            first_of: [0; HeaderName::COUNT],
+            head_end: 0,
+            body_start: 0,
+            end: 0,
+            content_length: None,
+            error: None,
+        }
+    }
+
+    /// Records the first error only; later ones are consequences.
+    fn fail(&mut self, kind: K, at: usize) {
+        if self.error.is_none() {
+            self.error = Some(ParseError::new(kind, at));
+        }
+    }
+
+    fn has(&self, kind: HeaderName) -> bool {
+        self.first_of[kind as usize] != 0
+    }
+
+    /// Whether a 400 could be built: a request other than ACK (ACK never
+    /// gets a reply) with the five headers a reply copies.
+    pub(crate) fn replyable(&self) -> bool {
+        let request = matches!(
+            self.first,
+            Some(FirstLine::Request { method, .. }) if method != Method::Ack
+        );
+        request
+            && [
+                HeaderName::Via,
+                HeaderName::From,
+                HeaderName::To,
+                HeaderName::CallId,
+                HeaderName::CSeq,
+            ]
+            .iter()
+            .all(|k| self.has(*k))
+    }
+
+    fn finish(mut self) -> Scanned {
+        let replyable = self.replyable();
+        if let Some(e) = &mut self.error {
+            e.can_reply = replyable;
+        }
+        self
+    }
+}
+
+/// Scans one complete message (a datagram, or a frame cut from a stream).
+pub(crate) fn scan(buf: &[u8], limits: Limits) -> Scanned {
+    let limits = limits.effective();
+    let mut s = Scanned::new();
+    if buf.len() > limits.max_size {
+        s.fail(K::TooLarge, limits.max_size);
+        return s;
+    }
+
+    // RFC 3261 §7.5: CRLFs before the start line are ignored (they are how
+    // keepalives look).
+    let mut pos = 0;
+    while pos < buf.len() && matches!(buf[pos], b'\r' | b'\n') {
+        pos += 1;
+    }
+    s.start = pos;
+    if pos == buf.len() {
+        s.fail(K::Empty, pos);
+        return s;
+    }
+
+    let Some(lf) = find_byte(buf, pos, b'\n') else {
+        s.fail(K::NoEndOfHeaders, buf.len());
+        return s;
+    };
+    let line_end = if lf > pos && buf[lf - 1] == b'\r' {
+        lf - 1
+    } else {
+        lf
+    };
+    match parse_first_line(buf, pos, line_end) {
+        Ok(fl) => s.first = Some(fl),
+        Err((kind, at)) => {
+            s.fail(kind, at);
+            return s;
+        }
+    }
+    pos = lf + 1;
+    s.first_line_end = pos;
+
+    loop {
+        let Some(lf) = find_byte(buf, pos, b'\n') else {
+            s.fail(K::NoEndOfHeaders, buf.len());
+            return s.finish();
+        };
+        let end = if lf > pos && buf[lf - 1] == b'\r' {
+            lf - 1
+        } else {
+            lf
+        };
+        if end == pos {
+            s.head_end = pos;
+            s.body_start = lf + 1;
+            break;
+        }
+        if matches!(buf[pos], b' ' | b'\t') {
+            // A continuation line: RFC 3261 §7.3.1 folding, part of the
+            // previous header's value.
+            match s.headers.last_mut() {
+                None => s.fail(K::FoldWithoutHeader, pos),
+                Some(h) => {
+                    let (cs, ce) = trim(buf, pos, end);
+                    if cs < ce {
+                        h.value = if h.value.is_empty() {
+                            Span::of(cs, ce)
+                        } else {
+                            Span::of(h.value.start(), ce)
+                        };
+                    }
+                    // The size limit keeps every offset below u32::MAX.
+                    h.line_end = (lf + 1) as u32;
+                }
+            }
+        } else if let Err(kind) = header_line(&mut s, buf, pos, end, lf, limits) {
+            if kind == K::TooManyHeaders {
+                s.fail(kind, pos);
+                return s.finish();
+            }
+            s.fail(kind, pos);
+        }
+        pos = lf + 1;
+    }
+
+    if let Some(nul) = find_in(buf, s.start, s.head_end, 0) {
+        s.fail(K::NulByte, nul);
+    }
+
+    let mut cl: Option<u32> = None;
+    for h in s.headers.as_slice() {
+        if h.kind != HeaderName::ContentLength {
+            continue;
+        }
+        match parse_u32(h.value.bytes(buf)) {
+            None => {
+                let at = h.value.start();
+                s.fail(K::BadContentLength, at);
+            }
+            Some(n) => match cl {
+                Some(m) if m != n => {
+                    let at = h.value.start();
+                    s.fail(K::ConflictingContentLength, at);
+                }
+                _ => cl = Some(n),
+            },
+        }
+    }
+    s.content_length = cl;
+    let available = buf.len() - s.body_start;
+    s.end = match cl {
+        Some(n) if n as usize > available => {
+            s.fail(K::BodyTruncated, buf.len());
+            buf.len()
+        }
+        // RFC 3261 §18.3: bytes past Content-Length in a datagram are
+        // discarded.
+        Some(n) => s.body_start + n as usize,
+        None => buf.len(),
+    };
+    s.finish()
+}
+
+/// Records one (non-continuation) header line `pos..end` whose line break is
+/// at `lf`.
+fn header_line(
+    s: &mut Scanned,
+    buf: &[u8],
+    pos: usize,
+    end: usize,
+    lf: usize,
+    limits: Limits,
+) -> Result<(), K> {
+    let name_end = token_end(buf, pos, end);
+    // RFC 3261 HCOLON allows SP/HTAB between the name and the colon.
+    let colon = skip_blank(buf, name_end, end);
+    if colon >= end || buf[colon] != b':' {
+        return Err(if find_in(buf, pos, end, b':').is_some() {
+            K::BadHeaderName
+        } else {
+            K::MissingColon
+        });
+    }
+    if name_end == pos {
+        return Err(K::BadHeaderName);
+    }
+    if s.headers.len() >= limits.max_headers {
+        return Err(K::TooManyHeaders);
+    }
+    let (vs, ve) = trim(buf, colon + 1, end);
+    let kind = HeaderName::from_bytes(&buf[pos..name_end]);
+    let slot = &mut s.first_of[kind as usize];
+    if *slot == 0 {
+        *slot = u16::try_from(s.headers.len() + 1).unwrap_or(u16::MAX);
+    }
+    s.headers.push(HeaderEntry {
+        name: Span::of(pos, name_end),
+        value: Span::of(vs, ve),
+        line_end: (lf + 1) as u32,
+        kind,
+    });
+    Ok(())
+}
+
+/// Parses `b[s..e]` (line break excluded) as a request or status line.
+fn parse_first_line(b: &[u8], s: usize, e: usize) -> Result<FirstLine, (K, usize)> {
+    let line = &b[s..e];
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        let ve = s + line
+            .iter()
+            .position(|&c| c == b' ' || c == b'\t')
+            .unwrap_or(line.len());
+        if !b[s..ve].eq_ignore_ascii_case(b"SIP/2.0") {
+            return Err((K::BadVersion, s));
+        }
+        let cs = skip_blank(b, ve, e);
+        let ce = cs + 3;
+        if cs == ve || ce > e || !b[cs..ce].iter().all(u8::is_ascii_digit) {
+            return Err((K::BadStatusCode, cs));
+        }
+        if ce < e && !matches!(b[ce], b' ' | b'\t') {
+            return Err((K::BadStatusCode, cs));
+        }
+        let code = b[cs..ce]
+            .iter()
+            .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+        if !(100..=699).contains(&code) {
+            return Err((K::BadStatusCode, cs));
+        }
+        let (rs, re) = trim(b, ce, e);
+        return Ok(FirstLine::Reply {
+            version: Span::of(s, ve),
+            code,
+            reason: Span::of(rs, re),
+        });
+    }
+
+    let me = token_end(b, s, e);
+    if me == s || me >= e || !matches!(b[me], b' ' | b'\t') {
+        return Err((K::BadStartLine, me));
+    }
+    let us = skip_blank(b, me, e);
+    let mut ue = us;
+    while ue < e && !is_ws(b[ue]) {
+        ue += 1;
+    }
+    let vs = skip_blank(b, ue, e);
+    if ue == us || vs == ue || vs >= e {
+        return Err((K::BadStartLine, ue));
+    }
+    let mut ve = vs;
+    while ve < e && !is_ws(b[ve]) {
+        ve += 1;
+    }
+    if skip_ws(b, ve, e) != e {
+        return Err((K::BadStartLine, ve));
+    }
+    let version = &b[vs..ve];
+    let known = [b"SIP/2.0".as_slice(), b"HTTP/1.1", b"HTTP/1.0"];
+    if !known.iter().any(|v| v.eq_ignore_ascii_case(version)) {
+        return Err((K::BadVersion, vs));
+    }
+    Ok(FirstLine::Request {
+        method: Method::from_bytes(&b[s..me]),
+        method_span: Span::of(s, me),
+        uri: Span::of(us, ue),
+        version: Span::of(vs, ve),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(msg: &str) -> Scanned {
+        let s = scan(msg.as_bytes(), Limits::default());
+        assert_eq!(s.error, None, "{msg:?}");
+        s
+    }
+
+    fn err(msg: &[u8]) -> ParseError {
+        let s = scan(msg, Limits::default());
+        match s.error {
+            Some(e) => e,
+            None => panic!("accepted {:?}", String::from_utf8_lossy(msg)),
+        }
+    }
+
+    const BASIC: &str = "INVITE sip:bob@example.com SIP/2.0\r\n\
+        Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+        f: <sip:a@b>;tag=1\r\n\
+        To: <sip:bob@example.com>\r\n\
+        Call-ID: c1\r\n\
+        CSeq: 1 INVITE\r\n\
+        Content-Length: 4\r\n\r\nbody";
+
+    #[test]
+    fn request_line_headers_and_body() {
+        let s = ok(BASIC);
+        let Some(FirstLine::Request { method, uri, .. }) = s.first else {
+            panic!("not a request");
+        };
+        assert_eq!(method, Method::Invite);
+        assert_eq!(uri.get(BASIC), "sip:bob@example.com");
+        let h = s.headers.as_slice();
+        assert_eq!(h.len(), 6);
+        assert_eq!(h[1].kind, HeaderName::From);
+        assert_eq!(h[1].name.get(BASIC), "f");
+        assert_eq!(h[1].value.get(BASIC), "<sip:a@b>;tag=1");
+        assert_eq!(h[0].line().get(BASIC), "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n");
+        assert_eq!(s.content_length, Some(4));
+        assert_eq!(&BASIC[s.body_start..s.end], "body");
+        assert_eq!(s.first_of[HeaderName::CSeq as usize], 5);
+        assert_eq!(s.first_of[HeaderName::Route as usize], 0);
+    }
+
+    #[test]
+    fn status_line() {
+        let m = "SIP/2.0 180 Ringing Now\r\nCSeq: 1 INVITE\r\n\r\n";
+        let s = ok(m);
+        let Some(FirstLine::Reply { code, reason, .. }) = s.first else {
+            panic!("not a reply");
+        };
+        assert_eq!(code, 180);
+        assert_eq!(reason.get(m), "Ringing Now");
+        let s = ok("SIP/2.0 200\r\n\r\n");
+        assert!(matches!(s.first, Some(FirstLine::Reply { code: 200, .. })));
+    }
+
+    #[test]
+    fn folding_spaces_before_colon_and_bare_lf() {
+        let m = "OPTIONS sip:x SIP/2.0\nSubject :\n  first\n\tsecond  \nX-A:1\n\n";
+        let s = ok(m);
+        let h = s.headers.as_slice();
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].kind, HeaderName::Subject);
+        assert_eq!(h[0].value.get(m), "first\n\tsecond");
+        assert_eq!(h[0].line().get(m), "Subject :\n  first\n\tsecond  \n");
+        assert_eq!(h[1].value.get(m), "1");
+        assert_eq!(s.end, m.len());
+    }
+
+    #[test]
+    fn leading_crlf_and_trailing_datagram_bytes() {
+        let m = "\r\n\r\nBYE sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\ntrailing";
+        let s = ok(m);
+        assert_eq!(s.start, 4);
+        assert_eq!(&m[s.start..s.end], "BYE sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n");
+    }
+
+    #[test]
+    fn malformed_inputs() {
+        assert_eq!(err(b"\r\n\r\n").kind, K::Empty);
+        assert_eq!(err(b"").kind, K::Empty);
+        assert_eq!(err(b"INVITE sip:x SIP/2.0\r\nVia: x\r\n").kind, K::NoEndOfHeaders);
+        assert_eq!(err(b"INVITE sip:x SIP/2.0").kind, K::NoEndOfHeaders);
+        assert_eq!(err(b"INVITE\r\n\r\n").kind, K::BadStartLine);
+        assert_eq!(err(b"INVITE sip:x\r\n\r\n").kind, K::BadStartLine);
+        assert_eq!(err(b"INVITE sip:x SIP/2.0 extra\r\n\r\n").kind, K::BadStartLine);
+        assert_eq!(err(b"INVITE sip:x SIP/3.0\r\n\r\n").kind, K::BadVersion);
+        assert_eq!(err(b"SIP/2.0 99 Low\r\n\r\n").kind, K::BadStatusCode);
+        assert_eq!(err(b"SIP/2.0 2000 OK\r\n\r\n").kind, K::BadStatusCode);
+        assert_eq!(err(b"SIP/2.1 200 OK\r\n\r\n").kind, K::BadVersion);
+        assert_eq!(err(b"BYE x SIP/2.0\r\nNoColon\r\n\r\n").kind, K::MissingColon);
+        assert_eq!(err(b"BYE x SIP/2.0\r\nBad Name: v\r\n\r\n").kind, K::BadHeaderName);
+        assert_eq!(err(b"BYE x SIP/2.0\r\n: v\r\n\r\n").kind, K::BadHeaderName);
+        assert_eq!(err(b"BYE x SIP/2.0\r\n folded\r\n\r\n").kind, K::FoldWithoutHeader);
+        assert_eq!(err(b"BYE x SIP/2.0\r\nX: a\0b\r\n\r\n").kind, K::NulByte);
+        assert_eq!(err(b"BYE x SIP/2.0\r\nl: -1\r\n\r\n").kind, K::BadContentLength);
+        assert_eq!(err(b"BYE x SIP/2.0\r\nl: 1x\r\n\r\nxx").kind, K::BadContentLength);
+        assert_eq!(err(b"BYE x SIP/2.0\r\nl: 99999999999\r\n\r\n").kind, K::BadContentLength);
+        assert_eq!(err(b"BYE x SIP/2.0\r\nl: 5\r\n\r\nabc").kind, K::BodyTruncated);
+        assert_eq!(
+            err(b"BYE x SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\nabc").kind,
+            K::ConflictingContentLength
+        );
+        let garbage = vec![b'x'; 60 * 1024];
+        assert_eq!(err(&garbage).kind, K::NoEndOfHeaders);
+        let garbage = vec![b'x'; 64 * 1024];
+        assert_eq!(err(&garbage).kind, K::TooLarge);
+    }
+
+    #[test]
+    fn error_reports_whether_400_is_possible() {
+        let m = "INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>;tag=1\r\n\
+            Bogus\r\nTo: <sip:x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nl: 10\r\n\r\n";
+        let e = err(m.as_bytes());
+        assert_eq!(e.kind, K::MissingColon);
+        assert!(e.can_reply, "headers after the bad line were still collected");
+        let ack = m.replacen("INVITE sip", "ACK sip", 1);
+        assert!(!err(ack.as_bytes()).can_reply);
+        let reply = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\nTo: <sip:x>\r\n\
+            Call-ID: c\r\nCSeq: 1 INVITE\r\nl: x\r\n\r\n";
+        assert!(!err(reply.as_bytes()).can_reply);
+        let no_callid = m.replace("Call-ID: c\r\n", "");
+        assert!(!err(no_callid.as_bytes()).can_reply);
+    }
+
+    #[test]
+    fn header_count_limit() {
+        let mut m = String::from("OPTIONS sip:x SIP/2.0\r\n");
+        for i in 0..5 {
+            m.push_str(&format!("X-{i}: v\r\n"));
+        }
+        m.push_str("\r\n");
+        let limits = Limits {
+            max_headers: 4,
+            ..Limits::default()
+        };
+        let s = scan(m.as_bytes(), limits);
+        assert_eq!(s.error.map(|e| e.kind), Some(K::TooManyHeaders));
+        let limits = Limits {
+            max_headers: 5,
+            ..Limits::default()
+        };
+        assert_eq!(scan(m.as_bytes(), limits).error, None);
+    }
+
+    #[test]
+    fn http_request_line_is_accepted() {
+        let s = ok("GET /rpc HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(matches!(
+            s.first,
+            Some(FirstLine::Request {
+                method: Method::Get,
+                ..
+            })
+        ));
+    }
+}
