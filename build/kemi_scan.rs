@@ -696,12 +696,16 @@ pub fn render_registry(model: &Model) -> String {
         if e.rest.is_some() {
             pats.push("..".to_owned());
         }
+        let call = if e.ret == RetType::None {
+            format!("{{ {}({}); Ret::None }}", e.rust_path, call_args.join(", "))
+        } else {
+            format!("Ret::from({}({}))", e.rust_path, call_args.join(", "))
+        };
         let _ = writeln!(
             out,
-            "fn __kemi_{i}(ctx: &mut Ctx<'_>, args: &[Arg<'_>]) -> Ret {{\n    match args {{\n        [{pats}] => Ret::from({path}({args})),\n        _ => {{\n            crate::log::error(\"kemi\", format_args!(\"{sp}(): arguments of the wrong type or count\"));\n            {refusal}\n        }}\n    }}\n}}",
+            "fn __kemi_{i}(ctx: &mut Ctx<'_>, args: &[Arg<'_>]) -> Ret {{\n    match args {{\n        [{pats}] => {call},\n        _ => {{\n            crate::log::error(\"kemi\", format_args!(\"{sp}(): arguments of the wrong type or count\"));\n            {refusal}\n        }}\n    }}\n}}",
             pats = pats.join(", "),
-            path = e.rust_path,
-            args = call_args.join(", "),
+            call = call,
             sp = script_path(&e.module, &e.name),
         );
     }

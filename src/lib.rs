@@ -4,6 +4,7 @@
 //! See `ARCHITECTURE.md` for the code map and the dependency rules.
 
 pub mod ctx;
+pub mod engine;
 pub mod gen;
 pub mod log;
 pub mod modules;

@@ -246,6 +246,37 @@ impl<'a> Via<'a> {
     }
 }
 
+/// Every Via value of a message, top first, across header lines.
+#[derive(Clone, Copy, Debug)]
+pub struct ViaList<'a> {
+    pub(crate) src: &'a str,
+    pub(crate) items: &'a [ViaParts],
+}
+
+impl<'a> ViaList<'a> {
+    /// Number of Via values.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The value at `i` (0 is the top Via).
+    pub fn get(&self, i: usize) -> Option<Via<'a>> {
+        let p = *self.items.get(i)?;
+        Some(Via { src: self.src, p })
+    }
+
+    /// The values in order, top first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = Via<'a>> + 'a {
+        let src = self.src;
+        self.items.iter().map(move |p| Via { src, p: *p })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
