@@ -37,7 +37,11 @@ enum Command {
         #[arg(long)]
         compat: bool,
     },
-    /// Check routing scripts (.js, .nut, .sq) without running them.
+    /// Check routing scripts (.js, .nut, .sq) without running them:
+    /// syntax errors, KSR functions that do not exist or get the wrong
+    /// number of arguments, t_on_failure/t_on_branch/t_on_reply names that
+    /// name no function of the script, a missing ksr_request_route. Prints
+    /// `file:line:col: message` per fault; exits 1 when any is found.
     Check {
         /// The script files to check.
         #[arg(required = true, value_name = "FILE")]
@@ -80,10 +84,28 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Run(_) | Command::Check { .. } | Command::Rpc { .. } => {
+        Command::Check { files } => check(&files),
+        Command::Run(_) | Command::Rpc { .. } => {
             eprintln!("kemid: this command is not available in this build yet");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Prints every fault as `file:line:col: message`; exit 1 when any.
+fn check(files: &[PathBuf]) -> ExitCode {
+    let mut faults = 0;
+    for file in files {
+        for d in kemid::engine::check::check_file(file) {
+            println!("{d}");
+            faults += 1;
+        }
+    }
+    if faults == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{faults} fault(s) found");
+        ExitCode::FAILURE
     }
 }
 

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use super::header::HeaderName;
+
 /// What made a message unparsable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ParseErrorKind {
@@ -156,6 +158,8 @@ pub enum EditError {
     NotARequest,
     /// The message has no Via header to edit.
     NoVia,
+    /// The top Via header is malformed.
+    BadVia,
 }
 
 impl fmt::Display for EditError {
@@ -167,11 +171,37 @@ impl fmt::Display for EditError {
             EditError::InvalidText => "text not allowed here",
             EditError::NotARequest => "not a request",
             EditError::NoVia => "no Via header",
+            EditError::BadVia => "malformed top Via",
         })
     }
 }
 
 impl std::error::Error for EditError {}
+
+/// A reply could not be built from a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyError {
+    /// The message is a reply, or an ACK (which is never answered).
+    NotAnswerable,
+    /// The status code is outside 100..=699.
+    BadStatusCode,
+    /// A header the reply must copy is missing.
+    MissingHeader(HeaderName),
+}
+
+impl fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplyError::NotAnswerable => f.write_str("message cannot be answered"),
+            ReplyError::BadStatusCode => f.write_str("status code outside 100..=699"),
+            ReplyError::MissingHeader(h) => {
+                write!(f, "request has no {} header", h.as_str().unwrap_or("required"))
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReplyError {}
 
 #[cfg(test)]
 mod tests {
