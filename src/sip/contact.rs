@@ -28,7 +28,8 @@ pub(crate) fn parse_contacts(
             if item.get(text) == "*" {
                 set.wildcard = true;
             } else {
-                set.items.push(parse_name_addr(text, item.start(), item.end())?);
+                set.items
+                    .push(parse_name_addr(text, item.start(), item.end())?);
             }
         }
     }
@@ -79,7 +80,10 @@ mod tests {
         let t = "<sip:a@h>;q=0.1, \"B, b\" <sip:b@h>\n<sip:c@h>;expires=60";
         let set = parse_contacts(t, spans(t)).unwrap_or_else(|e| panic!("{e}"));
         assert!(!set.wildcard);
-        let l = NameAddrList { src: t, items: &set.items };
+        let l = NameAddrList {
+            src: t,
+            items: &set.items,
+        };
         assert_eq!(l.len(), 3);
         assert_eq!(l.get(1).and_then(|c| c.display_name()), Some("B, b"));
         assert_eq!(l.last().and_then(|c| c.expires()), Some(60));

@@ -89,7 +89,17 @@ mod tests {
 
     #[test]
     fn malformed() {
-        for bad in ["", "INVITE", "1", "1INVITE", "x 1", "-1 INVITE", "2147483648 BYE", "1 BYE x", "1 B@YE"] {
+        for bad in [
+            "",
+            "INVITE",
+            "1",
+            "1INVITE",
+            "x 1",
+            "-1 INVITE",
+            "2147483648 BYE",
+            "1 BYE x",
+            "1 B@YE",
+        ] {
             assert!(CSeq::parse(bad).is_err(), "{bad:?}");
         }
         assert!(CSeq::parse("2147483647 BYE").is_ok());

@@ -231,7 +231,8 @@ impl SipMsg {
             return Err(EditError::InvalidText);
         }
         let at = self.top_of(HeaderName::Via);
-        self.edits.record(at, at, &[b"Via: ", value.as_bytes(), b"\r\n"]);
+        self.edits
+            .record(at, at, &[b"Via: ", value.as_bytes(), b"\r\n"]);
         Ok(())
     }
 
@@ -288,9 +289,9 @@ impl SipMsg {
                 }
                 None => {
                     let at = self.head_end as usize;
-                    let seq = self
-                        .edits
-                        .record(at, at, &[b"Content-Type: ", ct.as_bytes(), b"\r\n"]);
+                    let seq =
+                        self.edits
+                            .record(at, at, &[b"Content-Type: ", ct.as_bytes(), b"\r\n"]);
                     self.edits.content_type_seq = Some(seq);
                 }
             }
@@ -388,7 +389,11 @@ mod tests {
         let mut m = msg();
         let end = m.len();
         assert_eq!(m.insert_at(end + 1, "x"), Err(EditError::OutOfRange));
-        assert_eq!(m.delete_span(Span::new(3, 2)), Ok(()), "inverted spans collapse");
+        assert_eq!(
+            m.delete_span(Span::new(3, 2)),
+            Ok(()),
+            "inverted spans collapse"
+        );
         let bs = m.body_span().start();
         assert_eq!(
             m.delete_span(Span::of(bs - 3, bs + 1)),

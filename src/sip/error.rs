@@ -195,7 +195,11 @@ impl fmt::Display for ReplyError {
             ReplyError::NotAnswerable => f.write_str("message cannot be answered"),
             ReplyError::BadStatusCode => f.write_str("status code outside 100..=699"),
             ReplyError::MissingHeader(h) => {
-                write!(f, "request has no {} header", h.as_str().unwrap_or("required"))
+                write!(
+                    f,
+                    "request has no {} header",
+                    h.as_str().unwrap_or("required")
+                )
             }
         }
     }

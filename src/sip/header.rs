@@ -160,8 +160,16 @@ fn bucket(len: usize) -> &'static [(&'static str, HeaderName)] {
             ("RSeq", H::RSeq),
             ("Date", H::Date),
         ],
-        5 => &[("Route", H::Route), ("Event", H::Event), ("Allow", H::Allow)],
-        6 => &[("Server", H::Server), ("Accept", H::Accept), ("Reason", H::Reason)],
+        5 => &[
+            ("Route", H::Route),
+            ("Event", H::Event),
+            ("Allow", H::Allow),
+        ],
+        6 => &[
+            ("Server", H::Server),
+            ("Accept", H::Accept),
+            ("Reason", H::Reason),
+        ],
         7 => &[
             ("Call-ID", H::CallId),
             ("Contact", H::Contact),

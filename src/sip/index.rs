@@ -11,6 +11,9 @@ use super::header::HeaderEntry;
 /// Number of header entries stored without a heap allocation.
 pub(crate) const INLINE: usize = 24;
 
+// The size difference between the variants is the point: the inline one
+// avoids the allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 enum Store {
     Inline {

@@ -292,11 +292,7 @@ impl SipMsg {
         kind: HeaderName,
     ) -> impl Iterator<Item = (usize, &HeaderEntry)> + '_ {
         let first = usize::from(self.first_of[kind as usize]);
-        let skip = if first == 0 {
-            usize::MAX
-        } else {
-            first - 1
-        };
+        let skip = if first == 0 { usize::MAX } else { first - 1 };
         self.headers
             .as_slice()
             .iter()
@@ -318,8 +314,11 @@ impl SipMsg {
 
     /// The first header with this name: case-insensitive, compact forms
     /// equivalent to full names (`"v"` finds `Via:` and `"VIA"` finds `v:`).
-    pub fn header_by_name<'a>(&'a self, name: &str) -> Option<Header<'a>> {
-        self.headers_by_name(name).next()
+    pub fn header_by_name(&self, name: &str) -> Option<Header<'_>> {
+        let kind = HeaderName::from_str(name);
+        self.headers().find(|h| {
+            h.kind == kind && (kind != HeaderName::Other || h.name.eq_ignore_ascii_case(name))
+        })
     }
 
     /// Every header with this name (see [`header_by_name`](SipMsg::header_by_name)).
@@ -333,10 +332,7 @@ impl SipMsg {
     /// Spans of every value of a kind: comma-separated elements for list
     /// headers ([`HeaderName::is_list`]), whole values otherwise. Each item
     /// carries the index of the header line it came from.
-    pub(crate) fn value_spans(
-        &self,
-        kind: HeaderName,
-    ) -> impl Iterator<Item = (usize, Span)> + '_ {
+    pub(crate) fn value_spans(&self, kind: HeaderName) -> impl Iterator<Item = (usize, Span)> + '_ {
         let b = self.text().as_bytes();
         let list = kind.is_list();
         self.entries_of(kind)
@@ -431,22 +427,28 @@ mod tests {
         assert_eq!(m.len(), MSG.len());
         assert!(matches!(
             m.start_line(),
-            StartLine::Request { version: "SIP/2.0", .. }
+            StartLine::Request {
+                version: "SIP/2.0",
+                ..
+            }
         ));
     }
 
     #[test]
     fn lookups_by_kind_and_name() {
         let m = msg();
-        assert_eq!(m.header_count(), 11);
+        assert_eq!(m.header_count(), 10);
         assert_eq!(m.header(HeaderName::To).map(|h| h.name), Some("t"));
-        assert_eq!(m.header_by_name("TO").map(|h| h.value), Some("<sip:bob@biloxi.example.com>"));
+        assert_eq!(
+            m.header_by_name("TO").map(|h| h.value),
+            Some("<sip:bob@biloxi.example.com>")
+        );
         assert_eq!(m.header_by_name("i").map(|h| h.value), Some("abc@host"));
         assert!(m.header(HeaderName::Route).is_none());
         assert_eq!(m.headers_of(HeaderName::Via).count(), 2);
         assert_eq!(m.headers_by_name("x-CUSTOM").count(), 2);
         assert_eq!(m.header_at(5).map(|h| h.kind), Some(HeaderName::CSeq));
-        assert!(m.header_at(11).is_none());
+        assert!(m.header_at(10).is_none());
         let h = m.header(HeaderName::CallId).map(|h| h.line_span());
         assert_eq!(h.map(|s| &MSG[s.range()]), Some("Call-ID: abc@host\r\n"));
     }

@@ -32,7 +32,11 @@ impl SipMsg {
     /// always when `force_rport` is set (Kamailio's `force_rport()`).
     ///
     /// Runs once per message; later calls record nothing.
-    pub fn fix_top_via(&mut self, source: SocketAddr, force_rport: bool) -> Result<ViaFix, EditError> {
+    pub fn fix_top_via(
+        &mut self,
+        source: SocketAddr,
+        force_rport: bool,
+    ) -> Result<ViaFix, EditError> {
         if !self.is_request() {
             return Err(EditError::NotARequest);
         }
@@ -70,6 +74,16 @@ impl SipMsg {
             .is_some_and(|v| v.bytes(self.text().as_bytes()) == ip_text);
 
         let mut fix = ViaFix::default();
+        // Edits at the same offset apply in recording order: an empty
+        // `rport` that ends the parameter list must get its `=port` before
+        // `;received=` is appended there.
+        if set_rport {
+            match (p.rport_name, p.rport_value) {
+                (_, Some(v)) => self.edits.record(v.start(), v.end(), &[port]),
+                (Some(n), None) => self.edits.record(n.end(), n.end(), &[b"=", port]),
+                (None, None) => 0,
+            };
+        }
         if set_received && !already {
             match p.received {
                 Some(v) => self.edits.record(v.start(), v.end(), &[ip_text]),
@@ -78,11 +92,9 @@ impl SipMsg {
             fix.received = true;
         }
         if set_rport {
-            match (p.rport_name, p.rport_value) {
-                (_, Some(v)) => self.edits.record(v.start(), v.end(), &[port]),
-                (Some(n), None) => self.edits.record(n.end(), n.end(), &[b"=", port]),
-                (None, None) => self.edits.record(at, at, &[b";rport=", port]),
-            };
+            if p.rport_name.is_none() {
+                self.edits.record(at, at, &[b";rport=", port]);
+            }
             fix.rport = true;
         }
         self.edits.via_fixed = true;
@@ -99,7 +111,11 @@ mod tests {
         let mut m = SipMsg::parse(text).unwrap_or_else(|e| panic!("{e}"));
         let src: SocketAddr = src.parse().unwrap_or_else(|e| panic!("{e}"));
         let fix = m.fix_top_via(src, force).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(m.fix_top_via(src, force), Ok(ViaFix::default()), "runs once");
+        assert_eq!(
+            m.fix_top_via(src, force),
+            Ok(ViaFix::default()),
+            "runs once"
+        );
         let out = String::from_utf8(m.to_bytes()).unwrap_or_else(|e| panic!("{e}"));
         let top = out.lines().nth(1).unwrap_or("").to_string();
         (fix, top)
@@ -107,23 +123,38 @@ mod tests {
 
     #[test]
     fn matching_address_needs_nothing() {
-        let (fix, top) = fixed("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1", "192.0.2.1:5060", false);
+        let (fix, top) = fixed(
+            "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1",
+            "192.0.2.1:5060",
+            false,
+        );
         assert_eq!(fix, ViaFix::default());
         assert_eq!(top, "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1");
     }
 
     #[test]
     fn name_or_other_address_gets_received() {
-        let (fix, top) = fixed("SIP/2.0/UDP pc.example.com;branch=z9hG4bK1", "192.0.2.1:5070", false);
+        let (fix, top) = fixed(
+            "SIP/2.0/UDP pc.example.com;branch=z9hG4bK1",
+            "192.0.2.1:5070",
+            false,
+        );
         assert!(fix.received && !fix.rport);
-        assert_eq!(top, "Via: SIP/2.0/UDP pc.example.com;branch=z9hG4bK1;received=192.0.2.1");
+        assert_eq!(
+            top,
+            "Via: SIP/2.0/UDP pc.example.com;branch=z9hG4bK1;received=192.0.2.1"
+        );
         let (_, top) = fixed("SIP/2.0/UDP 10.0.0.1", "192.0.2.1:5070", false);
         assert_eq!(top, "Via: SIP/2.0/UDP 10.0.0.1;received=192.0.2.1");
     }
 
     #[test]
     fn empty_rport_is_filled_and_forces_received() {
-        let (fix, top) = fixed("SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bK1", "192.0.2.1:34567", false);
+        let (fix, top) = fixed(
+            "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bK1",
+            "192.0.2.1:34567",
+            false,
+        );
         assert!(fix.received && fix.rport);
         assert_eq!(
             top,
@@ -133,28 +164,43 @@ mod tests {
 
     #[test]
     fn forced_rport_and_ipv6() {
-        let (fix, top) = fixed("SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bK1", "[2001:db8::2]:40000", true);
+        let (fix, top) = fixed(
+            "SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bK1",
+            "[2001:db8::2]:40000",
+            true,
+        );
         assert!(fix.received && fix.rport);
         assert_eq!(
             top,
             "Via: SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bK1;received=2001:db8::2;rport=40000"
         );
         // A v4-mapped source matches a v4 sent-by.
-        let (fix, _) = fixed("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1", "[::ffff:192.0.2.1]:5060", false);
+        let (fix, _) = fixed(
+            "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1",
+            "[::ffff:192.0.2.1]:5060",
+            false,
+        );
         assert_eq!(fix, ViaFix::default());
         // Existing values are replaced.
-        let (_, top) = fixed("SIP/2.0/UDP h;received=1.1.1.1;rport=1", "192.0.2.1:5", true);
+        let (_, top) = fixed(
+            "SIP/2.0/UDP h;received=1.1.1.1;rport=1",
+            "192.0.2.1:5",
+            true,
+        );
         assert_eq!(top, "Via: SIP/2.0/UDP h;received=192.0.2.1;rport=5");
     }
 
     #[test]
     fn errors() {
-        let mut r = SipMsg::parse("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n").unwrap_or_else(|e| panic!("{e}"));
+        let mut r = SipMsg::parse("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n")
+            .unwrap_or_else(|e| panic!("{e}"));
         let src: SocketAddr = "192.0.2.1:5060".parse().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.fix_top_via(src, false), Err(EditError::NotARequest));
-        let mut m = SipMsg::parse("OPTIONS sip:x SIP/2.0\r\n\r\n").unwrap_or_else(|e| panic!("{e}"));
+        let mut m =
+            SipMsg::parse("OPTIONS sip:x SIP/2.0\r\n\r\n").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.fix_top_via(src, false), Err(EditError::NoVia));
-        let mut m = SipMsg::parse("OPTIONS sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n").unwrap_or_else(|e| panic!("{e}"));
+        let mut m = SipMsg::parse("OPTIONS sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.fix_top_via(src, false), Err(EditError::BadVia));
     }
 }

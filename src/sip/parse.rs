@@ -236,23 +236,23 @@ pub(crate) fn scan(buf: &[u8], limits: Limits) -> Scanned {
     }
 
     let mut cl: Option<u32> = None;
+    let mut cl_error = None;
     for h in s.headers.as_slice() {
         if h.kind != HeaderName::ContentLength {
             continue;
         }
         match parse_u32(h.value.bytes(buf)) {
-            None => {
-                let at = h.value.start();
-                s.fail(K::BadContentLength, at);
-            }
+            None => cl_error = cl_error.or(Some((K::BadContentLength, h.value.start()))),
             Some(n) => match cl {
                 Some(m) if m != n => {
-                    let at = h.value.start();
-                    s.fail(K::ConflictingContentLength, at);
+                    cl_error = cl_error.or(Some((K::ConflictingContentLength, h.value.start())));
                 }
                 _ => cl = Some(n),
             },
         }
+    }
+    if let Some((kind, at)) = cl_error {
+        s.fail(kind, at);
     }
     s.content_length = cl;
     let available = buf.len() - s.body_start;
@@ -415,7 +415,10 @@ mod tests {
         assert_eq!(h[1].kind, HeaderName::From);
         assert_eq!(h[1].name.get(BASIC), "f");
         assert_eq!(h[1].value.get(BASIC), "<sip:a@b>;tag=1");
-        assert_eq!(h[0].line().get(BASIC), "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n");
+        assert_eq!(
+            h[0].line().get(BASIC),
+            "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+        );
         assert_eq!(s.content_length, Some(4));
         assert_eq!(&BASIC[s.body_start..s.end], "body");
         assert_eq!(s.first_of[HeaderName::CSeq as usize], 5);
@@ -453,31 +456,61 @@ mod tests {
         let m = "\r\n\r\nBYE sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\ntrailing";
         let s = ok(m);
         assert_eq!(s.start, 4);
-        assert_eq!(&m[s.start..s.end], "BYE sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(
+            &m[s.start..s.end],
+            "BYE sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n"
+        );
     }
 
     #[test]
     fn malformed_inputs() {
         assert_eq!(err(b"\r\n\r\n").kind, K::Empty);
         assert_eq!(err(b"").kind, K::Empty);
-        assert_eq!(err(b"INVITE sip:x SIP/2.0\r\nVia: x\r\n").kind, K::NoEndOfHeaders);
+        assert_eq!(
+            err(b"INVITE sip:x SIP/2.0\r\nVia: x\r\n").kind,
+            K::NoEndOfHeaders
+        );
         assert_eq!(err(b"INVITE sip:x SIP/2.0").kind, K::NoEndOfHeaders);
         assert_eq!(err(b"INVITE\r\n\r\n").kind, K::BadStartLine);
         assert_eq!(err(b"INVITE sip:x\r\n\r\n").kind, K::BadStartLine);
-        assert_eq!(err(b"INVITE sip:x SIP/2.0 extra\r\n\r\n").kind, K::BadStartLine);
+        assert_eq!(
+            err(b"INVITE sip:x SIP/2.0 extra\r\n\r\n").kind,
+            K::BadStartLine
+        );
         assert_eq!(err(b"INVITE sip:x SIP/3.0\r\n\r\n").kind, K::BadVersion);
         assert_eq!(err(b"SIP/2.0 99 Low\r\n\r\n").kind, K::BadStatusCode);
         assert_eq!(err(b"SIP/2.0 2000 OK\r\n\r\n").kind, K::BadStatusCode);
         assert_eq!(err(b"SIP/2.1 200 OK\r\n\r\n").kind, K::BadVersion);
-        assert_eq!(err(b"BYE x SIP/2.0\r\nNoColon\r\n\r\n").kind, K::MissingColon);
-        assert_eq!(err(b"BYE x SIP/2.0\r\nBad Name: v\r\n\r\n").kind, K::BadHeaderName);
+        assert_eq!(
+            err(b"BYE x SIP/2.0\r\nNoColon\r\n\r\n").kind,
+            K::MissingColon
+        );
+        assert_eq!(
+            err(b"BYE x SIP/2.0\r\nBad Name: v\r\n\r\n").kind,
+            K::BadHeaderName
+        );
         assert_eq!(err(b"BYE x SIP/2.0\r\n: v\r\n\r\n").kind, K::BadHeaderName);
-        assert_eq!(err(b"BYE x SIP/2.0\r\n folded\r\n\r\n").kind, K::FoldWithoutHeader);
+        assert_eq!(
+            err(b"BYE x SIP/2.0\r\n folded\r\n\r\n").kind,
+            K::FoldWithoutHeader
+        );
         assert_eq!(err(b"BYE x SIP/2.0\r\nX: a\0b\r\n\r\n").kind, K::NulByte);
-        assert_eq!(err(b"BYE x SIP/2.0\r\nl: -1\r\n\r\n").kind, K::BadContentLength);
-        assert_eq!(err(b"BYE x SIP/2.0\r\nl: 1x\r\n\r\nxx").kind, K::BadContentLength);
-        assert_eq!(err(b"BYE x SIP/2.0\r\nl: 99999999999\r\n\r\n").kind, K::BadContentLength);
-        assert_eq!(err(b"BYE x SIP/2.0\r\nl: 5\r\n\r\nabc").kind, K::BodyTruncated);
+        assert_eq!(
+            err(b"BYE x SIP/2.0\r\nl: -1\r\n\r\n").kind,
+            K::BadContentLength
+        );
+        assert_eq!(
+            err(b"BYE x SIP/2.0\r\nl: 1x\r\n\r\nxx").kind,
+            K::BadContentLength
+        );
+        assert_eq!(
+            err(b"BYE x SIP/2.0\r\nl: 99999999999\r\n\r\n").kind,
+            K::BadContentLength
+        );
+        assert_eq!(
+            err(b"BYE x SIP/2.0\r\nl: 5\r\n\r\nabc").kind,
+            K::BodyTruncated
+        );
         assert_eq!(
             err(b"BYE x SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\nabc").kind,
             K::ConflictingContentLength
@@ -494,7 +527,10 @@ mod tests {
             Bogus\r\nTo: <sip:x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nl: 10\r\n\r\n";
         let e = err(m.as_bytes());
         assert_eq!(e.kind, K::MissingColon);
-        assert!(e.can_reply, "headers after the bad line were still collected");
+        assert!(
+            e.can_reply,
+            "headers after the bad line were still collected"
+        );
         let ack = m.replacen("INVITE sip", "ACK sip", 1);
         assert!(!err(ack.as_bytes()).can_reply);
         let reply = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\nTo: <sip:x>\r\n\

@@ -151,12 +151,16 @@ impl SipMsg {
         let mut digits_buf = [0u8; 10];
         let digits = fmt_u32(u32::try_from(body_len).unwrap_or(u32::MAX), &mut digits_buf);
 
-        let ruri = self.new_ruri.as_deref().zip(self.ruri_span()).map(|(u, s)| Resolved {
-            start: s.start(),
-            end: s.end(),
-            key: (s.start() as u32, !s.is_empty(), AUTO),
-            text: u.as_bytes(),
-        });
+        let ruri = self
+            .new_ruri
+            .as_deref()
+            .zip(self.ruri_span())
+            .map(|(u, s)| Resolved {
+                start: s.start(),
+                end: s.end(),
+                key: (s.start() as u32, !s.is_empty(), AUTO),
+                text: u.as_bytes(),
+            });
         let lengths = self
             .entries_of(HeaderName::ContentLength)
             .filter(move |_| fix_length)
@@ -296,7 +300,10 @@ mod tests {
         assert!(s.contains("Content-Length: 31\r\n\r\nv=0\r\no=- 1 1 IN IP4 192.0.2.1\r\n"));
         m.set_body(b"", Some("text/plain"))?;
         let s = out(&m);
-        assert!(s.ends_with("Content-Type: text/plain\r\nContent-Length: 0\r\n\r\n"), "{s}");
+        assert!(
+            s.ends_with("Content-Type: text/plain\r\nContent-Length: 0\r\n\r\n"),
+            "{s}"
+        );
         // Appending to the body also counts.
         let mut m = msg();
         let end = m.len();
@@ -327,7 +334,9 @@ mod tests {
     #[test]
     fn overlapping_edits_follow_the_rules() -> Result<(), crate::sip::EditError> {
         let mut m = msg();
-        let via = m.header(HeaderName::Via).map(|h| (h.line_span(), h.value_span()));
+        let via = m
+            .header(HeaderName::Via)
+            .map(|h| (h.line_span(), h.value_span()));
         let Some((line, value)) = via else {
             panic!("no via");
         };
@@ -356,8 +365,9 @@ mod tests {
         let mut m = msg();
         m.remove_top_via()?;
         assert!(out(&m).contains("\r\nVia: SIP/2.0/UDP b.example.com;branch=z9hG4bK2\r\nFrom:"));
-        let mut m = SipMsg::parse("SIP/2.0 200 OK\r\nv: SIP/2.0/UDP a\r\nVia: SIP/2.0/UDP b\r\n\r\n")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut m =
+            SipMsg::parse("SIP/2.0 200 OK\r\nv: SIP/2.0/UDP a\r\nVia: SIP/2.0/UDP b\r\n\r\n")
+                .unwrap_or_else(|e| panic!("{e}"));
         m.remove_top_via()?;
         assert_eq!(out(&m), "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP b\r\n\r\n");
         Ok(())

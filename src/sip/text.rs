@@ -401,7 +401,10 @@ mod tests {
             ]
         );
         let esc = r#""a\",b", c"#;
-        assert_eq!(split_commas(esc).collect::<Vec<_>>(), vec![r#""a\",b""#, "c"]);
+        assert_eq!(
+            split_commas(esc).collect::<Vec<_>>(),
+            vec![r#""a\",b""#, "c"]
+        );
         assert_eq!(split_commas(" , ,").count(), 0);
         assert_eq!(split_commas(r#""unterminated, x"#).count(), 1);
     }
@@ -410,9 +413,27 @@ mod tests {
     fn params_tolerate_white_space_and_quotes() {
         let p: Vec<Param> = Params::parse(" ; branch = z9hG4bK1 ;rport; x=\"a;b\" ;;lr").collect();
         assert_eq!(p.len(), 4);
-        assert_eq!(p[0], Param { name: "branch", value: Some("z9hG4bK1") });
-        assert_eq!(p[1], Param { name: "rport", value: None });
-        assert_eq!(p[2], Param { name: "x", value: Some("\"a;b\"") });
+        assert_eq!(
+            p[0],
+            Param {
+                name: "branch",
+                value: Some("z9hG4bK1")
+            }
+        );
+        assert_eq!(
+            p[1],
+            Param {
+                name: "rport",
+                value: None
+            }
+        );
+        assert_eq!(
+            p[2],
+            Param {
+                name: "x",
+                value: Some("\"a;b\"")
+            }
+        );
         assert_eq!(p[3].name, "lr");
         assert_eq!(Params::parse(";a=1;B=2").find("b"), Some(Some("2")));
         assert_eq!(Params::parse(";a").find("a"), Some(None));

@@ -474,8 +474,19 @@ mod tests {
     #[test]
     fn malformed_uris() {
         for bad in [
-            "", "sip", ":x", "1sip:x", "sip:", "sip:@h", "sip:a@", "sip:h:", "sip:h:99999",
-            "sip:h:5x", "sip:h/x", "sip:a b@h", "sip:h\0",
+            "",
+            "sip",
+            ":x",
+            "1sip:x",
+            "sip:",
+            "sip:@h",
+            "sip:a@",
+            "sip:h:",
+            "sip:h:99999",
+            "sip:h:5x",
+            "sip:h/x",
+            "sip:a b@h",
+            "sip:h\0",
         ] {
             assert!(Uri::parse(bad).is_err(), "{bad:?}");
         }
@@ -486,9 +497,18 @@ mod tests {
     fn equivalence_rules() {
         let eq = |a: &str, b: &str| uri(a).equivalent(&uri(b));
         // The RFC 3261 §19.1.4 examples of equivalent URIs.
-        assert!(eq("sip:%61lice@atlanta.com;transport=TCP", "sip:alice@AtLanTa.CoM;Transport=tcp"));
-        assert!(eq("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5"));
-        assert!(eq("sip:carol@chicago.com;security=on", "sip:carol@chicago.com;newparam=5"));
+        assert!(eq(
+            "sip:%61lice@atlanta.com;transport=TCP",
+            "sip:alice@AtLanTa.CoM;Transport=tcp"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com;newparam=5"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com;security=on",
+            "sip:carol@chicago.com;newparam=5"
+        ));
         assert!(eq(
             "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
             "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"
@@ -498,13 +518,28 @@ mod tests {
             "sip:alice@atlanta.com?priority=urgent&subject=project%20x"
         ));
         // And the ones that are not.
-        assert!(!eq("SIP:ALICE@AtLanTa.CoM;Transport=udp", "sip:alice@AtLanTa.CoM;Transport=UDP"));
+        assert!(!eq(
+            "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+            "sip:alice@AtLanTa.CoM;Transport=UDP"
+        ));
         assert!(!eq("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"));
-        assert!(!eq("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"));
-        assert!(!eq("sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp"));
-        assert!(!eq("sip:carol@chicago.com", "sip:carol@chicago.com?Subject=next%20meeting"));
+        assert!(!eq(
+            "sip:bob@biloxi.com",
+            "sip:bob@biloxi.com;transport=udp"
+        ));
+        assert!(!eq(
+            "sip:bob@biloxi.com",
+            "sip:bob@biloxi.com:6000;transport=tcp"
+        ));
+        assert!(!eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com?Subject=next%20meeting"
+        ));
         assert!(!eq("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"));
-        assert!(!eq("sip:carol@chicago.com;security=on", "sip:carol@chicago.com;security=off"));
+        assert!(!eq(
+            "sip:carol@chicago.com;security=on",
+            "sip:carol@chicago.com;security=off"
+        ));
         assert!(!eq("sip:a@h", "sips:a@h"));
         assert!(eq("urn:x", "urn:x"));
     }

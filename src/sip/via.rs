@@ -328,7 +328,9 @@ mod tests {
 
     #[test]
     fn ipv6_sent_by_and_comment() {
-        let v = via("SIP/2.0/TLS [2001:db8::9:1]:5061;branch=z9hG4bK2;received=2001:db8::9:255 (a comment)");
+        let v = via(
+            "SIP/2.0/TLS [2001:db8::9:1]:5061;branch=z9hG4bK2;received=2001:db8::9:255 (a comment)",
+        );
         assert_eq!(v.host(), "[2001:db8::9:1]");
         assert!(v.host_ip().is_some_and(|ip| ip.is_ipv6()));
         assert_eq!(v.port(), Some(5061));

@@ -308,6 +308,8 @@ mod tests {
         assert!(matches!(m.call_id(), Err(ViewError::Malformed(_))));
         assert_eq!(m.expires().err(), Some(ViewError::Missing));
         assert!(m.routes().is_ok_and(|r| r.is_empty()));
-        assert!(m.contacts().is_ok_and(|c| c.list().is_some_and(|l| l.is_empty())));
+        assert!(m
+            .contacts()
+            .is_ok_and(|c| c.list().is_some_and(|l| l.is_empty())));
     }
 }
