@@ -3,6 +3,7 @@
 //!
 //! See `ARCHITECTURE.md` for the code map and the dependency rules.
 
+pub mod config;
 pub mod ctx;
 pub mod engine;
 pub mod gen;
