@@ -5,6 +5,8 @@
 //! look inside beyond [`Ctx::take_unwind`].
 
 use crate::pv::WorkerVars;
+use crate::sip::SipMsg;
+use crate::transport::RecvInfo;
 
 /// State owned by one worker thread that outlives a message: `$var(...)`
 /// values persist across messages, as in Kamailio's worker processes.
@@ -26,7 +28,7 @@ pub enum Unwind {
 #[derive(Debug)]
 pub struct Ctx<'w> {
     worker: &'w mut WorkerLocal,
-    in_message: bool,
+    msg: Option<(&'w mut SipMsg, RecvInfo)>,
     unwind: Option<Unwind>,
     drop_requested: bool,
 }
@@ -36,23 +38,38 @@ impl<'w> Ctx<'w> {
     pub fn without_message(worker: &'w mut WorkerLocal) -> Ctx<'w> {
         Ctx {
             worker,
-            in_message: false,
+            msg: None,
             unwind: None,
             drop_requested: false,
         }
     }
 
-    /// A context for routing a message.
-    pub fn for_message(worker: &'w mut WorkerLocal) -> Ctx<'w> {
+    /// A context for routing `msg`, received as `recv` says.
+    pub fn for_message(worker: &'w mut WorkerLocal, msg: &'w mut SipMsg, recv: RecvInfo) -> Ctx<'w> {
         Ctx {
-            in_message: true,
+            msg: Some((msg, recv)),
             ..Ctx::without_message(worker)
         }
     }
 
     /// Whether a SIP message is being routed.
     pub fn has_message(&self) -> bool {
-        self.in_message
+        self.msg.is_some()
+    }
+
+    /// The message being routed.
+    pub fn msg(&self) -> Option<&SipMsg> {
+        self.msg.as_ref().map(|(m, _)| &**m)
+    }
+
+    /// The message being routed, to change it.
+    pub fn msg_mut(&mut self) -> Option<&mut SipMsg> {
+        self.msg.as_mut().map(|(m, _)| &mut **m)
+    }
+
+    /// Where the message came from.
+    pub fn recv(&self) -> Option<&RecvInfo> {
+        self.msg.as_ref().map(|(_, r)| r)
     }
 
     pub fn worker(&mut self) -> &mut WorkerLocal {

@@ -12,3 +12,4 @@ pub mod modules;
 pub mod pv;
 pub mod registry;
 pub mod sip;
+pub mod transport;

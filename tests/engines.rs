@@ -10,6 +10,9 @@
 //! arg: htable:mod-init            (the event name passed, if any)
 //! calls: 2                        (how many times to call it; default 1)
 //! message: no                     (run with no SIP message; default yes)
+//! --- sip                         (the message, lines joined with CRLF;
+//! OPTIONS sip:... SIP/2.0          default: an OPTIONS from 127.0.0.1:5070)
+//! ...
 //! --- js
 //! <JavaScript source>
 //! --- nut
@@ -35,6 +38,26 @@ use std::path::{Path, PathBuf};
 use kemid::ctx::{Ctx, WorkerLocal};
 use kemid::engine::{self, EngineConfig, Lang, Outcome, ScriptSource};
 use kemid::log::{self, Level};
+use kemid::sip::SipMsg;
+use kemid::transport::{Proto, RecvInfo};
+
+const DEFAULT_SIP: &str = "OPTIONS sip:kemid@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-case;rport\r\n\
+From: <sip:tester@127.0.0.1>;tag=t1\r\n\
+To: <sip:kemid@127.0.0.1>\r\n\
+Call-ID: case-1@127.0.0.1\r\n\
+CSeq: 1 OPTIONS\r\n\
+Max-Forwards: 70\r\n\
+Content-Length: 0\r\n\r\n";
+
+fn recv_info() -> RecvInfo {
+    RecvInfo {
+        proto: Proto::Udp,
+        src: "127.0.0.1:5070".parse().expect("address"),
+        local: "127.0.0.1:5060".parse().expect("address"),
+        conn: None,
+    }
+}
 
 #[derive(Debug, Default)]
 struct Case {
@@ -45,6 +68,8 @@ struct Case {
     message: bool,
     js: String,
     nut: String,
+    /// The SIP message, CRLF line ends; empty for the default.
+    sip: String,
     /// The common expectations, then per-language ones.
     expect: Expect,
     expect_js: Option<Expect>,
@@ -104,6 +129,10 @@ fn parse_case(path: &Path) -> Case {
             "nut" => {
                 case.nut.push_str(line);
                 case.nut.push('\n');
+            }
+            "sip" => {
+                case.sip.push_str(line);
+                case.sip.push_str("\r\n");
             }
             "head" | "expect" | "expect-js" | "expect-nut" => {
                 if line.starts_with('#') || line.trim().is_empty() {
@@ -238,17 +267,26 @@ fn run_case(case: &Case, lang: Lang) -> Result<(), String> {
         (Ok(i), None) => i,
     };
     check_logs("top level", &top_logs, &expect.toplevel_logs)?;
+    let raw = if case.sip.is_empty() {
+        DEFAULT_SIP.to_owned()
+    } else {
+        format!("{}\r\n", case.sip.trim_end())
+    };
     let mut outcome = Outcome::Missing;
-    let ((), logs) = log::capture(|| {
+    let (parsed, logs) = log::capture(|| -> Result<(), String> {
         for _ in 0..case.calls {
+            let mut msg = SipMsg::parse(raw.as_bytes())
+                .map_err(|e| format!("the case's SIP message: {e}"))?;
             let mut ctx = if case.message {
-                Ctx::for_message(&mut worker)
+                Ctx::for_message(&mut worker, &mut msg, recv_info())
             } else {
                 Ctx::without_message(&mut worker)
             };
             outcome = interp.call(&mut ctx, &case.callback, case.arg.as_deref());
         }
+        Ok(())
     });
+    parsed?;
     check_logs("callback", &logs, &expect.logs)?;
     let want = expect.outcome.as_deref().unwrap_or("returned");
     if !outcome_matches(&outcome, want) {

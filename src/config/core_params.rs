@@ -3,21 +3,7 @@
 
 use std::net::IpAddr;
 
-/// A transport protocol of a listening socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Proto {
-    Udp,
-    Tcp,
-}
-
-impl Proto {
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Udp => "udp",
-            Proto::Tcp => "tcp",
-        }
-    }
-}
+pub use crate::transport::Proto;
 
 /// One `listen=` socket.
 #[derive(Clone, Debug, PartialEq, Eq)]

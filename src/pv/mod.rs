@@ -138,12 +138,12 @@ mod tests {
         let mut w = WorkerLocal::default();
         let spec = PvSpec::parse("$var(a)").expect("valid");
         {
-            let mut ctx = Ctx::for_message(&mut w);
+            let mut ctx = Ctx::without_message(&mut w);
             assert_eq!(spec.get(&mut ctx), PvValue::Int(0));
             spec.set(&mut ctx, PvValue::Str("x".into()))
                 .expect("writable");
         }
-        let mut ctx = Ctx::for_message(&mut w);
+        let mut ctx = Ctx::without_message(&mut w);
         assert_eq!(spec.get(&mut ctx), PvValue::Str("x".into()));
         spec.set(&mut ctx, PvValue::Null).expect("writable");
         assert_eq!(spec.get(&mut ctx), PvValue::Int(0));
