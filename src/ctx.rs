@@ -6,7 +6,34 @@
 
 use crate::pv::WorkerVars;
 use crate::sip::SipMsg;
-use crate::transport::RecvInfo;
+use crate::transport::{Proto, RecvInfo};
+
+/// What exports may ask of the running server: who "myself" is, and how to
+/// send. The server implements it; tests use small implementations.
+pub trait CoreServices {
+    /// Whether `host` (an IP address or a name, IPv6 with or without
+    /// brackets) with `port` (`None`: any of ours) and `proto` (`None`: any)
+    /// names this server: a listen address or an alias.
+    fn is_myself(&self, host: &str, port: Option<u16>, proto: Option<Proto>) -> bool;
+
+    /// Sends `data` to `dst`: over the TCP connection `conn` when given and
+    /// still open, else from the local socket of `proto` (a new TCP
+    /// connection when needed).
+    fn send(
+        &self,
+        proto: Proto,
+        dst: std::net::SocketAddr,
+        conn: Option<u64>,
+        data: &[u8],
+    ) -> std::io::Result<()>;
+
+    /// The `Server:` header line (without CRLF) for local replies, if any.
+    fn server_header(&self) -> Option<&str>;
+
+    /// The host and port to advertise in Via and Record-Route for `proto`
+    /// on the socket `local` the message arrived on.
+    fn advertised(&self, proto: Proto, local: std::net::SocketAddr) -> (String, u16);
+}
 
 /// State owned by one worker thread that outlives a message: `$var(...)`
 /// values persist across messages, as in Kamailio's worker processes.
@@ -25,10 +52,10 @@ pub enum Unwind {
 }
 
 /// The context of one callback execution.
-#[derive(Debug)]
 pub struct Ctx<'w> {
     worker: &'w mut WorkerLocal,
     msg: Option<(&'w mut SipMsg, RecvInfo)>,
+    core: Option<&'w dyn CoreServices>,
     unwind: Option<Unwind>,
     drop_requested: bool,
 }
@@ -39,17 +66,33 @@ impl<'w> Ctx<'w> {
         Ctx {
             worker,
             msg: None,
+            core: None,
             unwind: None,
             drop_requested: false,
         }
     }
 
     /// A context for routing `msg`, received as `recv` says.
-    pub fn for_message(worker: &'w mut WorkerLocal, msg: &'w mut SipMsg, recv: RecvInfo) -> Ctx<'w> {
+    pub fn for_message(
+        worker: &'w mut WorkerLocal,
+        msg: &'w mut SipMsg,
+        recv: RecvInfo,
+    ) -> Ctx<'w> {
         Ctx {
             msg: Some((msg, recv)),
             ..Ctx::without_message(worker)
         }
+    }
+
+    /// Gives the context the server's services.
+    pub fn with_core(mut self, core: &'w dyn CoreServices) -> Ctx<'w> {
+        self.core = Some(core);
+        self
+    }
+
+    /// The server's services; `None` in tools and some tests.
+    pub fn core(&self) -> Option<&'w dyn CoreServices> {
+        self.core
     }
 
     /// Whether a SIP message is being routed.
