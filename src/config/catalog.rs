@@ -124,6 +124,15 @@ pub static MODULES: &[ModuleSpec] = &[
         ],
     },
     ModuleSpec {
+        name: "sl",
+        doc: "stateless replies (KSR.sl)",
+        params: &[
+            inert("default_code", Int),
+            inert("default_reason", Str),
+            inert("bind_tm", Int),
+        ],
+    },
+    ModuleSpec {
         name: "cfg_rpc",
         doc: "runtime configuration over RPC, part of kemid's control plane",
         params: &[],
@@ -133,6 +142,24 @@ pub static MODULES: &[ModuleSpec] = &[
 /// Finds a module by its `loadmodule` name.
 pub fn find(name: &str) -> Option<&'static ModuleSpec> {
     MODULES.iter().find(|m| m.name == name)
+}
+
+/// The names kemid accepts, for error messages.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_script_module_can_be_loaded() {
+        for m in crate::registry::modules() {
+            if !m.provided_by.is_empty() {
+                assert!(
+                    super::find(m.provided_by).is_some(),
+                    "KSR.{} needs loadmodule \"{}\" in the catalog",
+                    m.name,
+                    m.provided_by
+                );
+            }
+        }
+    }
 }
 
 /// The names kemid accepts, for error messages.

@@ -12,4 +12,5 @@
 
 pub mod core;
 pub mod pv;
+pub mod sl;
 pub mod x;
