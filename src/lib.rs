@@ -11,5 +11,6 @@ pub mod log;
 pub mod modules;
 pub mod pv;
 pub mod registry;
+pub mod server;
 pub mod sip;
 pub mod transport;

@@ -61,10 +61,20 @@ enum Command {
 
 #[derive(clap::Args, Default)]
 struct RunArgs {
-    /// The configuration file (kamailio.cfg syntax). Without it kemid
-    /// serves on 127.0.0.1:5060 with a built-in configuration and script.
+    /// The configuration file (kamailio.cfg syntax: global parameters,
+    /// loadmodule, modparam, cfgengine, #!define/#!ifdef/include_file).
+    /// Without it kemid serves UDP and TCP on 127.0.0.1:5060 with a
+    /// built-in configuration and JavaScript script.
     #[arg(short = 'f', long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Define NAME (optionally with a value) for #!ifdef and substitution,
+    /// like Kamailio's -A. Repeatable.
+    #[arg(short = 'A', value_name = "NAME[=VALUE]")]
+    defines: Vec<String>,
+    /// Check the configuration and the script, then exit (0 when both
+    /// load).
+    #[arg(short = 'c', long = "check-config")]
+    check_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -85,9 +95,89 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { files } => check(&files),
-        Command::Run(_) | Command::Rpc { .. } => {
+        Command::Run(args) => run(&args),
+        Command::Rpc { .. } => {
             eprintln!("kemid: this command is not available in this build yet");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &RunArgs) -> ExitCode {
+    use kemid::config::{parse_define, Config};
+    use kemid::engine::ScriptSource;
+    use kemid::server::{self, Server};
+    use std::path::Path;
+
+    let mut defines = Vec::new();
+    for d in &args.defines {
+        match parse_define(d) {
+            Ok(d) => defines.push(d),
+            Err(e) => {
+                eprintln!("kemid: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let builtin = args.config.is_none();
+    let loaded = match &args.config {
+        Some(path) => Config::load(path, &defines),
+        None => Config::from_text(
+            Path::new(server::BUILTIN_CONFIG_NAME),
+            server::BUILTIN_CONFIG,
+            &defines,
+        ),
+    };
+    let config = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kemid: configuration error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let script = if builtin {
+        Ok(ScriptSource {
+            path: config.script.clone(),
+            text: server::BUILTIN_SCRIPT.to_owned(),
+        })
+    } else {
+        ScriptSource::read(&config.script)
+    };
+    let script = match script {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kemid: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if builtin {
+        eprintln!("kemid: no -f given: serving the built-in configuration (UDP and TCP on 127.0.0.1:5060, built-in JavaScript routing)");
+    }
+    if args.check_only {
+        let mut local = kemid::ctx::WorkerLocal::default();
+        let engine = kemid::engine::EngineConfig {
+            loaded_modules: config.modules.clone(),
+            ..Default::default()
+        };
+        return match kemid::engine::load(config.engine, &script, &engine, &mut local) {
+            Ok(_) => {
+                println!("configuration and script are valid");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("kemid: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match Server::start(&config, script) {
+        Ok(server) => {
+            server.wait();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kemid: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -102,6 +102,12 @@ pub struct EngineConfig {
     /// How long one callback (or the top level) may run before it is
     /// stopped as a runaway script.
     pub budget: Duration,
+    /// How many loop iterations one function call may run before it is
+    /// stopped as a runaway script (the JavaScript engine counts them; it
+    /// has no clock inside the interpreter loop).
+    pub loop_iteration_limit: u64,
+    /// How deeply script functions may call each other.
+    pub recursion_limit: usize,
 }
 
 impl Default for EngineConfig {
@@ -109,6 +115,8 @@ impl Default for EngineConfig {
         EngineConfig {
             loaded_modules: Vec::new(),
             budget: Duration::from_millis(100),
+            loop_iteration_limit: 5_000_000,
+            recursion_limit: 400,
         }
     }
 }
@@ -227,6 +235,11 @@ impl ScriptHost {
 
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// Records which published version this host runs (or gave up on).
+    pub fn set_version(&mut self, version: u64) {
+        self.version = version;
     }
 
     /// Loads `source` in a fresh interpreter; only if that succeeds does

@@ -5,6 +5,9 @@
 //! a received message is handed on with its [`RecvInfo`], and sending takes
 //! bytes and a destination.
 
+pub mod tcp;
+pub mod udp;
+
 use std::net::SocketAddr;
 
 /// A transport protocol.

@@ -1,0 +1,234 @@
+//! The services the server gives exports: sending, "myself", the Server
+//! header, advertised addresses; and the counters.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::ctx::CoreServices;
+use crate::transport::tcp::TcpTransport;
+use crate::transport::udp::UdpEndpoint;
+use crate::transport::Proto;
+
+/// Counters, readable at any time.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub rcv_requests: AtomicU64,
+    pub rcv_replies: AtomicU64,
+    pub fwd_replies: AtomicU64,
+    pub sent: AtomicU64,
+    pub send_errors: AtomicU64,
+    pub drops: AtomicU64,
+    pub bad_messages: AtomicU64,
+    pub script_errors: AtomicU64,
+}
+
+impl Stats {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A listening socket as configured: protocol, address, advertised name.
+pub type ListenSpec = (Proto, SocketAddr, Option<(String, Option<u16>)>);
+
+/// Expands `listen=` entries into one (proto, address) per socket.
+pub fn listen_addresses(config: &Config) -> Vec<ListenSpec> {
+    let core = &config.core;
+    let mut out = Vec::new();
+    let protos = |p: Option<Proto>| -> Vec<Proto> {
+        match p {
+            Some(p) => vec![p],
+            None if core.disable_tcp => vec![Proto::Udp],
+            None => vec![Proto::Udp, Proto::Tcp],
+        }
+    };
+    if core.listen.is_empty() {
+        let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), core.port);
+        for p in protos(None) {
+            out.push((p, any, None));
+        }
+    }
+    for l in &core.listen {
+        for p in protos(l.proto) {
+            if p == Proto::Tcp && core.disable_tcp {
+                continue;
+            }
+            out.push((
+                p,
+                SocketAddr::new(l.addr, l.port.unwrap_or(core.port)),
+                l.advertise.clone(),
+            ));
+        }
+    }
+    out
+}
+
+/// The server's shared services.
+pub struct Core {
+    udp: Vec<Arc<UdpEndpoint>>,
+    tcp: Option<Arc<TcpTransport>>,
+    /// Bound sockets with what they advertise.
+    sockets: Vec<ListenSpec>,
+    aliases: Vec<(String, Option<u16>)>,
+    server_header: Option<String>,
+    pub stats: Stats,
+    pub kemi: crate::config::KemiCallbacks,
+}
+
+fn split_alias(a: &str) -> (String, Option<u16>) {
+    match a.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.ends_with(']') => (
+            h.trim_matches(['[', ']']).to_ascii_lowercase(),
+            p.parse().ok(),
+        ),
+        _ => (a.trim_matches(['[', ']']).to_ascii_lowercase(), None),
+    }
+}
+
+impl Core {
+    pub fn new(
+        config: &Config,
+        udp: Vec<Arc<UdpEndpoint>>,
+        tcp: Option<Arc<TcpTransport>>,
+        listens: &[ListenSpec],
+    ) -> Core {
+        // Record the real bound addresses (port 0 becomes the port given).
+        let mut sockets = Vec::new();
+        for ep in &udp {
+            let adv = listens
+                .iter()
+                .find(|(p, a, _)| *p == Proto::Udp && a.ip() == ep.local().ip())
+                .and_then(|(_, _, adv)| adv.clone());
+            sockets.push((Proto::Udp, ep.local(), adv));
+        }
+        if let Some(t) = &tcp {
+            for &local in t.locals() {
+                let adv = listens
+                    .iter()
+                    .find(|(p, a, _)| *p == Proto::Tcp && a.ip() == local.ip())
+                    .and_then(|(_, _, adv)| adv.clone());
+                sockets.push((Proto::Tcp, local, adv));
+            }
+        }
+        let server_header =
+            if config.core.server_signature {
+                Some(
+                    config.core.server_header.clone().unwrap_or_else(|| {
+                        format!("Server: kemid ({})", env!("CARGO_PKG_VERSION"))
+                    }),
+                )
+            } else {
+                None
+            };
+        Core {
+            udp,
+            tcp,
+            sockets,
+            aliases: config.core.aliases.iter().map(|a| split_alias(a)).collect(),
+            server_header,
+            stats: Stats::default(),
+            kemi: config.kemi.clone(),
+        }
+    }
+
+    pub fn udp_endpoints(&self) -> &[Arc<UdpEndpoint>] {
+        &self.udp
+    }
+
+    /// Every bound socket.
+    pub fn bound(&self) -> Vec<(Proto, SocketAddr)> {
+        self.sockets.iter().map(|(p, a, _)| (*p, *a)).collect()
+    }
+
+    /// The UDP socket to send to `dst` from: one of the same address
+    /// family, the first one otherwise.
+    fn udp_for(&self, dst: SocketAddr) -> Option<&UdpEndpoint> {
+        self.udp
+            .iter()
+            .find(|e| e.local().is_ipv4() == dst.is_ipv4())
+            .or_else(|| self.udp.first())
+            .map(|e| &**e)
+    }
+}
+
+impl CoreServices for Core {
+    fn is_myself(&self, host: &str, port: Option<u16>, proto: Option<Proto>) -> bool {
+        let bare = host.trim_matches(['[', ']']);
+        let ip: Option<IpAddr> = bare.parse().ok();
+        let port_ok = |p: u16| port.is_none_or(|want| want == p);
+        let proto_ok = |p: Proto| proto.is_none_or(|want| want == p);
+        let socket_match = self.sockets.iter().any(|(p, a, adv)| {
+            proto_ok(*p)
+                && (port_ok(a.port())
+                    && ip.is_some_and(|ip| {
+                        ip == a.ip() || a.ip().is_unspecified() && ip.is_loopback()
+                    })
+                    || adv.as_ref().is_some_and(|(h, ap)| {
+                        h.trim_matches(['[', ']']).eq_ignore_ascii_case(bare)
+                            && port_ok(ap.unwrap_or(a.port()))
+                    }))
+        });
+        socket_match
+            || self.aliases.iter().any(|(h, p)| {
+                h.eq_ignore_ascii_case(bare)
+                    && match (p, port) {
+                        (Some(ap), Some(want)) => *ap == want,
+                        (None, Some(want)) => self.sockets.iter().any(|(_, a, _)| a.port() == want),
+                        _ => true,
+                    }
+            })
+    }
+
+    fn send(
+        &self,
+        proto: Proto,
+        dst: SocketAddr,
+        conn: Option<u64>,
+        data: &[u8],
+    ) -> io::Result<()> {
+        let r = match proto {
+            Proto::Udp => match self.udp_for(dst) {
+                Some(ep) => ep.send(data, dst),
+                None => Err(io::Error::other("no UDP socket to send from")),
+            },
+            Proto::Tcp => match &self.tcp {
+                Some(t) => t.send(dst, conn, data),
+                None => Err(io::Error::other("TCP is disabled")),
+            },
+        };
+        Stats::bump(if r.is_ok() {
+            &self.stats.sent
+        } else {
+            &self.stats.send_errors
+        });
+        r
+    }
+
+    fn server_header(&self) -> Option<&str> {
+        self.server_header.as_deref()
+    }
+
+    fn advertised(&self, proto: Proto, local: SocketAddr) -> (String, u16) {
+        let found = self
+            .sockets
+            .iter()
+            .find(|(p, a, _)| *p == proto && *a == local)
+            .or_else(|| self.sockets.iter().find(|(p, _, _)| *p == proto));
+        match found {
+            Some((_, a, Some((h, p)))) => (h.clone(), p.unwrap_or(a.port())),
+            Some((_, a, None)) => (host_text(a.ip()), a.port()),
+            None => (host_text(local.ip()), local.port()),
+        }
+    }
+}
+
+/// An IP as it goes into a URI: IPv6 in brackets.
+fn host_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}

@@ -1,0 +1,269 @@
+//! The server: binds the transports, starts the workers, and routes each
+//! received message through the script.
+//!
+//! [`Core`] is what exports reach through [`CoreServices`]: the sockets,
+//! who "myself" is, the Server header. [`ScriptStore`] holds the routing
+//! script and its version; a worker that sees a newer version loads it in a
+//! fresh interpreter before its next message.
+
+mod core;
+mod route;
+mod worker;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use self::core::{Core, Stats};
+
+use crate::config::Config;
+use crate::ctx::WorkerLocal;
+use crate::engine::{self, EngineConfig, Lang, ScriptError, ScriptSource};
+use crate::log;
+use crate::transport::tcp::{TcpLimits, TcpTransport};
+use crate::transport::udp::UdpEndpoint;
+use crate::transport::{Proto, RecvInfo};
+
+/// The configuration `kemid run` serves without `-f`.
+pub const BUILTIN_CONFIG: &str = include_str!("builtin/kemid.cfg");
+/// The routing script of the built-in configuration.
+pub const BUILTIN_SCRIPT: &str = include_str!("builtin/default.js");
+/// The name the built-in configuration is reported under.
+pub const BUILTIN_CONFIG_NAME: &str = "<built-in>/kemid.cfg";
+
+/// How long an idle UDP worker waits in `recv_from` before it looks for a
+/// reload or a shutdown.
+const UDP_POLL: Duration = Duration::from_millis(100);
+
+/// The routing script every worker runs, with its version.
+pub struct ScriptStore {
+    lang: Lang,
+    pub(crate) engine: EngineConfig,
+    version: AtomicU64,
+    source: RwLock<Arc<ScriptSource>>,
+}
+
+impl ScriptStore {
+    pub fn new(lang: Lang, engine: EngineConfig, source: ScriptSource) -> ScriptStore {
+        ScriptStore {
+            lang,
+            engine,
+            version: AtomicU64::new(1),
+            source: RwLock::new(Arc::new(source)),
+        }
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// The current source and its version.
+    pub fn current(&self) -> (Arc<ScriptSource>, u64) {
+        let src = self.source.read().unwrap_or_else(|p| p.into_inner());
+        (Arc::clone(&src), self.version())
+    }
+
+    /// Checks `source` in a scratch interpreter (compile and top level) and
+    /// only then publishes it: workers switch before their next message.
+    /// Returns the old and new versions.
+    pub fn publish(&self, source: ScriptSource) -> Result<(u64, u64), ScriptError> {
+        let mut scratch = WorkerLocal::default();
+        engine::load(self.lang, &source, &self.engine, &mut scratch)?;
+        let mut slot = self.source.write().unwrap_or_else(|p| p.into_inner());
+        *slot = Arc::new(source);
+        let old = self.version.fetch_add(1, Ordering::AcqRel);
+        Ok((old, old + 1))
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    Script(ScriptError),
+    Bind(SocketAddr, Proto, io::Error),
+    Io(io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Script(e) => write!(f, "the routing script cannot be loaded: {e}"),
+            StartError::Bind(a, p, e) => write!(f, "cannot listen on {}:{a}: {e}", p.name()),
+            StartError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A running server.
+pub struct Server {
+    core: Arc<Core>,
+    store: Arc<ScriptStore>,
+    shutdown: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+    tcp_queues: Vec<mpsc::SyncSender<worker::Job>>,
+}
+
+impl Server {
+    /// Starts serving `config` with `script`. Returns once every worker has
+    /// loaded the script.
+    pub fn start(config: &Config, script: ScriptSource) -> Result<Server, StartError> {
+        log::set_level(config.core.debug);
+        for n in &config.notices {
+            log::notice("config", format_args!("{n}"));
+        }
+        let engine_config = EngineConfig {
+            loaded_modules: config.modules.clone(),
+            ..EngineConfig::default()
+        };
+        let store = Arc::new(ScriptStore::new(config.engine, engine_config, script));
+        // Load once here so a broken script fails start-up with its error,
+        // before any socket is bound.
+        {
+            let (src, _) = store.current();
+            let mut scratch = WorkerLocal::default();
+            engine::load(store.lang, &src, &store.engine, &mut scratch)
+                .map_err(StartError::Script)?;
+        }
+
+        let listens = core::listen_addresses(config);
+        let mut udp = Vec::new();
+        for &(proto, addr, _) in &listens {
+            if proto == Proto::Udp {
+                let ep = UdpEndpoint::bind(addr, UDP_POLL)
+                    .map_err(|e| StartError::Bind(addr, proto, e))?;
+                udp.push(Arc::new(ep));
+            }
+        }
+        let children = config.core.children;
+        let tcp_addrs: Vec<SocketAddr> = listens
+            .iter()
+            .filter(|(p, _, _)| *p == Proto::Tcp)
+            .map(|&(_, a, _)| a)
+            .collect();
+        let mut tcp_queues = Vec::new();
+        let mut tcp_receivers = Vec::new();
+        if !tcp_addrs.is_empty() {
+            for _ in 0..children {
+                let (tx, rx) = mpsc::sync_channel::<worker::Job>(1024);
+                tcp_queues.push(tx);
+                tcp_receivers.push(rx);
+            }
+        }
+        let tcp = if tcp_addrs.is_empty() {
+            None
+        } else {
+            let queues = tcp_queues.clone();
+            let sink: crate::transport::tcp::Sink =
+                Arc::new(move |bytes: Vec<u8>, recv: RecvInfo| {
+                    // One connection always goes to the same worker, so its
+                    // messages keep their order.
+                    let i = recv.conn.unwrap_or(0) as usize % queues.len();
+                    if queues[i]
+                        .try_send(worker::Job::Message(bytes, recv))
+                        .is_err()
+                    {
+                        log::warn(
+                            "tcp",
+                            format_args!("worker queue full: dropping a message from {}", recv.src),
+                        );
+                    }
+                });
+            let limits = TcpLimits {
+                max_connections: config.core.tcp_max_connections as usize,
+                idle: Duration::from_secs(u64::from(config.core.tcp_connection_lifetime.max(1))),
+                max_message: config.core.max_message_size,
+            };
+            let t = TcpTransport::start(&tcp_addrs, limits, sink)
+                .map_err(|e| StartError::Bind(tcp_addrs[0], Proto::Tcp, e))?;
+            Some(t)
+        };
+        let core = Arc::new(Core::new(config, udp, tcp, &listens));
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), ScriptError>>();
+        let mut workers = Vec::new();
+        let mut spawn = |name: String, source: worker::Source| -> Result<(), StartError> {
+            let w = worker::Worker::new(
+                Arc::clone(&core),
+                Arc::clone(&store),
+                Arc::clone(&shutdown),
+                source,
+            );
+            let ready = ready_tx.clone();
+            let handle = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || w.run(ready))
+                .map_err(StartError::Io)?;
+            workers.push(handle);
+            Ok(())
+        };
+        for (i, ep) in core.udp_endpoints().iter().enumerate() {
+            for c in 0..children {
+                spawn(
+                    format!("kemid-udp{i}-{c}"),
+                    worker::Source::Udp(Arc::clone(ep)),
+                )?;
+            }
+        }
+        for (c, rx) in tcp_receivers.into_iter().enumerate() {
+            spawn(format!("kemid-tcp-{c}"), worker::Source::Queue(rx))?;
+        }
+        drop(ready_tx);
+        for _ in 0..workers.len() {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(StartError::Script(e)),
+                Err(_) => break,
+            }
+        }
+        for (proto, addr) in core.bound() {
+            log::info("core", format_args!("listening on {}:{addr}", proto.name()));
+        }
+        Ok(Server {
+            core,
+            store,
+            shutdown,
+            workers,
+            tcp_queues,
+        })
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    pub fn script(&self) -> &Arc<ScriptStore> {
+        &self.store
+    }
+
+    /// The addresses actually bound (useful with port 0).
+    pub fn bound(&self) -> Vec<(Proto, SocketAddr)> {
+        self.core.bound()
+    }
+
+    /// Asks every worker to stop and waits for them.
+    pub fn stop(mut self) {
+        self.shutdown.store(true, Ordering::Release);
+        for q in &self.tcp_queues {
+            let _ = q.try_send(worker::Job::Wake);
+        }
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+
+    /// Blocks until the workers end (they end on shutdown only).
+    pub fn wait(mut self) {
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
