@@ -4,7 +4,7 @@
 //! Exports receive `&mut Ctx`; engines create one per callback and never
 //! look inside beyond [`Ctx::take_unwind`].
 
-use crate::pv::WorkerVars;
+use crate::pv::{Avps, WorkerVars};
 use crate::sip::SipMsg;
 use crate::transport::{Proto, RecvInfo};
 
@@ -42,6 +42,39 @@ pub struct WorkerLocal {
     pub vars: WorkerVars,
 }
 
+/// How many branches keep their own branch flags: branch 0 (the
+/// Request-URI) and the branches a script adds, as Kamailio's default
+/// `max_branches`.
+pub const MAX_BRANCHES: usize = 12;
+
+/// What the script records about the message being routed besides edits
+/// to the message itself: flags, AVPs, header lines for local replies and
+/// requests to the core. The server reads it after the callback; a
+/// transaction can keep it ([`Ctx::take_state`]) and give it back to the
+/// routes that follow ([`Ctx::with_state`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MsgState {
+    /// Message flags (`KSR.setflag`): bit N is flag N.
+    pub flags: u32,
+    /// Branch flags (`KSR.setbiflag`) by branch index; 0 is the
+    /// Request-URI branch (`KSR.setbflag`).
+    pub branch_flags: [u32; MAX_BRANCHES],
+    /// `$avp(name)` values.
+    pub avps: Avps,
+    /// Header lines for the next reply built locally (sl, tm), each ending
+    /// in CRLF (`KSR.hdr.append_to_reply`, sanity's `Unsupported:`).
+    pub reply_headers: String,
+    /// `KSR.force_rport()`: reply to the source port of the request, as if
+    /// its top Via had `rport`.
+    pub force_rport: bool,
+    /// `KSR.add_local_rport()`: add `rport` to the Via this server adds.
+    pub add_local_rport: bool,
+    /// The reply a failed sanity check prepared when the sanity module does
+    /// not reply itself (`noreply`): code and reason, for
+    /// `KSR.sanity.sanity_reply()`.
+    pub sanity_reply: Option<(u16, &'static str)>,
+}
+
 /// How the script asked to leave the current callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unwind {
@@ -58,6 +91,8 @@ pub struct Ctx<'w> {
     core: Option<&'w dyn CoreServices>,
     unwind: Option<Unwind>,
     drop_requested: bool,
+    state: MsgState,
+    script_flags: u32,
 }
 
 impl<'w> Ctx<'w> {
@@ -69,6 +104,8 @@ impl<'w> Ctx<'w> {
             core: None,
             unwind: None,
             drop_requested: false,
+            state: MsgState::default(),
+            script_flags: 0,
         }
     }
 
@@ -117,6 +154,45 @@ impl<'w> Ctx<'w> {
 
     pub fn worker(&mut self) -> &mut WorkerLocal {
         self.worker
+    }
+
+    /// The worker's state, to read it.
+    pub fn worker_local(&self) -> &WorkerLocal {
+        self.worker
+    }
+
+    /// Starts the callback with the state a transaction kept from an
+    /// earlier route.
+    pub fn with_state(mut self, state: MsgState) -> Ctx<'w> {
+        self.state = state;
+        self
+    }
+
+    /// Flags, AVPs and requests the script recorded for this message.
+    pub fn state(&self) -> &MsgState {
+        &self.state
+    }
+
+    /// The message state, to change it.
+    pub fn state_mut(&mut self) -> &mut MsgState {
+        &mut self.state
+    }
+
+    /// Takes the message state out (to keep it with a transaction),
+    /// leaving an empty one.
+    pub fn take_state(&mut self) -> MsgState {
+        std::mem::take(&mut self.state)
+    }
+
+    /// Script flags (`KSR.setsflag`): bit N is flag N. They belong to one
+    /// callback and start at 0 in each.
+    pub fn script_flags(&self) -> u32 {
+        self.script_flags
+    }
+
+    /// Sets every script flag at once.
+    pub fn set_script_flags(&mut self, flags: u32) {
+        self.script_flags = flags;
     }
 
     /// Asks the engine to leave the callback once the current call returns.

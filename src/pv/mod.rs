@@ -9,6 +9,12 @@ use std::collections::HashMap;
 
 use crate::ctx::Ctx;
 
+mod avp;
+mod shared;
+
+pub use avp::Avps;
+pub use shared::SharedVars;
+
 /// The value of a pseudo-variable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PvValue {
