@@ -73,6 +73,35 @@ pub struct MsgState {
     /// not reply itself (`noreply`): code and reason, for
     /// `KSR.sanity.sanity_reply()`.
     pub sanity_reply: Option<(u16, &'static str)>,
+    /// The Path of the Request-URI branch (branch 0), set by
+    /// `registrar.lookup` for a contact registered through proxies: the
+    /// request is sent with these Route headers.
+    pub path: Option<String>,
+    /// The q-value of the Request-URI branch, 0..=1000 (q=0.5 is 500).
+    pub ruri_q: Option<i32>,
+    /// The further branches of the destination set (Kamailio's dset): what
+    /// `registrar.lookup` finds beyond the first contact,
+    /// `corex.append_branch` adds, and `tm.t_relay` forks to in parallel.
+    pub branches: Vec<Branch>,
+}
+
+/// One further destination of a request (a branch of the destination set).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Branch {
+    /// The Request-URI of the branch.
+    pub uri: String,
+    /// Where to send it instead of the URI's host (`$du` of the branch).
+    pub dst_uri: Option<String>,
+    /// Route headers to add, from the contact's Path.
+    pub path: Option<String>,
+    /// q-value, 0..=1000 (q=0.5 is 500).
+    pub q: Option<i32>,
+    /// Branch flags.
+    pub flags: u32,
+    /// The contact's `+sip.instance`, if registered with one.
+    pub instance: Option<String>,
+    /// The location record's unique id, if it came from one.
+    pub ruid: Option<String>,
 }
 
 /// How the script asked to leave the current callback.
