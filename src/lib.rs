@@ -11,6 +11,7 @@ pub mod log;
 pub mod modules;
 pub mod pv;
 pub mod registry;
+pub mod rpc;
 pub mod server;
 pub mod sip;
 pub mod transport;

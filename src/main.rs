@@ -47,14 +47,21 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
-    /// Send one JSON-RPC call to a running kemid's control socket.
+    /// Send one JSON-RPC call to a running kemid's control socket and
+    /// print the result as indented JSON; exits 1 with the message of an
+    /// error reply. `kemid rpc system.listMethods` lists the methods.
     Rpc {
-        /// The control socket.
+        /// The control socket (default: the one `kemid run` uses without
+        /// -Y, -s or a ctl modparam).
         #[arg(short = 's', long = "socket", value_name = "PATH")]
         socket: Option<PathBuf>,
-        /// The method, e.g. app_jsdt.reload.
+        /// The run folder kemid was started with (-Y).
+        #[arg(short = 'Y', long = "rundir", value_name = "RUNDIR")]
+        rundir: Option<PathBuf>,
+        /// The method, e.g. app_jsdt.reload, core.uptime, cfg.set.
         method: String,
-        /// The method's parameters.
+        /// The method's parameters: numbers are sent as numbers, the rest
+        /// as strings.
         params: Vec<String>,
     },
 }
@@ -75,6 +82,18 @@ struct RunArgs {
     /// load).
     #[arg(short = 'c', long = "check-config")]
     check_only: bool,
+    /// The run folder: the control socket is RUNDIR/kemid_ctl unless the
+    /// configuration sets modparam("ctl", "binrpc", "unix:PATH").
+    #[arg(short = 'Y', long = "rundir", value_name = "RUNDIR")]
+    rundir: Option<PathBuf>,
+    /// The control socket (overrides -Y and the configuration).
+    #[arg(short = 's', long = "socket", value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Reload the routing script whenever its file changes (as SIGHUP and
+    /// `kemid rpc app_jsdt.reload` do; a broken version is refused and the
+    /// running one keeps serving).
+    #[arg(long)]
+    watch: bool,
 }
 
 fn main() -> ExitCode {
@@ -96,9 +115,26 @@ fn main() -> ExitCode {
         }
         Command::Check { files } => check(&files),
         Command::Run(args) => run(&args),
-        Command::Rpc { .. } => {
-            eprintln!("kemid: this command is not available in this build yet");
-            ExitCode::from(2)
+        Command::Rpc {
+            socket,
+            rundir,
+            method,
+            params,
+        } => {
+            let path = socket.unwrap_or_else(|| kemid::rpc::default_socket(rundir.as_deref()));
+            match kemid::rpc::call(&path, &method, &kemid::rpc::params_from_args(&params)) {
+                Ok(result) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&result).unwrap_or_default()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("kemid rpc: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }
@@ -170,16 +206,107 @@ fn run(args: &RunArgs) -> ExitCode {
             }
         };
     }
-    match Server::start(&config, script) {
-        Ok(server) => {
-            server.wait();
-            ExitCode::SUCCESS
-        }
+    let script_path = config.script.clone();
+    let server = match Server::start(&config, script) {
+        Ok(server) => server,
         Err(e) => {
             eprintln!("kemid: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    let state = std::sync::Arc::new(kemid::rpc::RpcState {
+        core: std::sync::Arc::clone(server.core()),
+        store: std::sync::Arc::clone(server.script()),
+        script_path,
+        script_reloadable: !builtin,
+        started: std::time::SystemTime::now(),
+        config_file: config.file.clone(),
+    });
+    let socket = args
+        .socket
+        .clone()
+        .or_else(|| control_socket_from_config(&config))
+        .unwrap_or_else(|| kemid::rpc::default_socket(args.rundir.as_deref()));
+    if let Err(e) = kemid::rpc::serve(&socket, std::sync::Arc::clone(&state)) {
+        eprintln!(
+            "kemid: cannot open the control socket {}: {e}",
+            socket.display()
+        );
+        server.stop();
+        return ExitCode::FAILURE;
     }
+    reload_on_sighup(std::sync::Arc::clone(&state));
+    if args.watch {
+        watch_script(std::sync::Arc::clone(&state));
+    }
+    server.wait();
+    ExitCode::SUCCESS
+}
+
+/// `modparam("ctl", "binrpc", "unix:PATH")`.
+fn control_socket_from_config(config: &kemid::config::Config) -> Option<PathBuf> {
+    match config.modparam("ctl", "binrpc")? {
+        kemid::config::CfgValue::Str(s) => match s.strip_prefix("unix:") {
+            Some(p) => Some(PathBuf::from(p)),
+            None => {
+                eprintln!("kemid: ctl binrpc {s:?}: only unix:PATH is supported; using the default socket");
+                None
+            }
+        },
+        kemid::config::CfgValue::Int(_) => None,
+    }
+}
+
+/// Reloads the script on SIGHUP.
+fn reload_on_sighup(state: std::sync::Arc<kemid::rpc::RpcState>) {
+    let spawned = std::thread::Builder::new()
+        .name("kemid-signals".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("kemid: no SIGHUP handling: {e}");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                    eprintln!("kemid: cannot install the SIGHUP handler");
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    let state = std::sync::Arc::clone(&state);
+                    // Reloading compiles the script: keep it off the signal loop.
+                    let _ = tokio::task::spawn_blocking(move || kemid::rpc::reload_script(&state))
+                        .await;
+                }
+            });
+        });
+    if let Err(e) = spawned {
+        eprintln!("kemid: no SIGHUP handling: {e}");
+    }
+}
+
+/// Reloads the script when its file changes (checked twice a second).
+fn watch_script(state: std::sync::Arc<kemid::rpc::RpcState>) {
+    let _ = std::thread::Builder::new()
+        .name("kemid-watch".into())
+        .spawn(move || {
+            let stamp = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            let mut last = stamp(&state.script_path);
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let now = stamp(&state.script_path);
+                if now.is_some() && now != last {
+                    last = now;
+                    let _ = kemid::rpc::reload_script(&state);
+                }
+            }
+        });
 }
 
 /// Prints every fault as `file:line:col: message`; exit 1 when any.

@@ -31,6 +31,16 @@ impl Stats {
     }
 }
 
+/// What the control plane sees of one worker thread.
+#[derive(Debug)]
+pub struct WorkerInfo {
+    pub name: String,
+    /// The script version it runs.
+    pub version: AtomicU64,
+    /// Messages it handled.
+    pub handled: AtomicU64,
+}
+
 /// A listening socket as configured: protocol, address, advertised name.
 pub type ListenSpec = (Proto, SocketAddr, Option<(String, Option<u16>)>);
 
@@ -76,6 +86,7 @@ pub struct Core {
     server_header: Option<String>,
     pub stats: Stats,
     pub kemi: crate::config::KemiCallbacks,
+    workers: Vec<WorkerInfo>,
 }
 
 fn split_alias(a: &str) -> (String, Option<u16>) {
@@ -94,6 +105,7 @@ impl Core {
         udp: Vec<Arc<UdpEndpoint>>,
         tcp: Option<Arc<TcpTransport>>,
         listens: &[ListenSpec],
+        worker_names: Vec<String>,
     ) -> Core {
         // Record the real bound addresses (port 0 becomes the port given).
         let mut sockets = Vec::new();
@@ -131,7 +143,28 @@ impl Core {
             server_header,
             stats: Stats::default(),
             kemi: config.kemi.clone(),
+            workers: worker_names
+                .into_iter()
+                .map(|name| WorkerInfo {
+                    name,
+                    version: AtomicU64::new(0),
+                    handled: AtomicU64::new(0),
+                })
+                .collect(),
         }
+    }
+
+    /// The worker threads, in start order.
+    pub fn workers(&self) -> &[WorkerInfo] {
+        &self.workers
+    }
+
+    /// How many workers do not run script version `version` yet.
+    pub fn workers_behind(&self, version: u64) -> usize {
+        self.workers
+            .iter()
+            .filter(|w| w.version.load(Ordering::Acquire) < version)
+            .count()
     }
 
     pub fn udp_endpoints(&self) -> &[Arc<UdpEndpoint>] {

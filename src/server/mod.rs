@@ -6,7 +6,7 @@
 //! script and its version; a worker that sees a newer version loads it in a
 //! fresh interpreter before its next message.
 
-mod core;
+pub mod core;
 mod route;
 mod worker;
 
@@ -186,17 +186,29 @@ impl Server {
                 .map_err(|e| StartError::Bind(tcp_addrs[0], Proto::Tcp, e))?;
             Some(t)
         };
-        let core = Arc::new(Core::new(config, udp, tcp, &listens));
+        let mut names = Vec::new();
+        for (i, ep) in udp.iter().enumerate() {
+            for c in 0..children {
+                names.push(format!("udp{i}-{c} ({})", ep.local()));
+            }
+        }
+        for c in 0..tcp_receivers.len() {
+            names.push(format!("tcp-{c}"));
+        }
+        let core = Arc::new(Core::new(config, udp, tcp, &listens, names));
         let shutdown = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), ScriptError>>();
         let mut workers = Vec::new();
+        let mut index = 0;
         let mut spawn = |name: String, source: worker::Source| -> Result<(), StartError> {
             let w = worker::Worker::new(
                 Arc::clone(&core),
                 Arc::clone(&store),
                 Arc::clone(&shutdown),
                 source,
+                index,
             );
+            index += 1;
             let ready = ready_tx.clone();
             let handle = std::thread::Builder::new()
                 .name(name)

@@ -31,6 +31,8 @@ pub struct Worker {
     store: Arc<ScriptStore>,
     shutdown: Arc<AtomicBool>,
     source: Source,
+    /// This worker's slot in `Core::workers`.
+    index: usize,
 }
 
 impl Worker {
@@ -39,12 +41,30 @@ impl Worker {
         store: Arc<ScriptStore>,
         shutdown: Arc<AtomicBool>,
         source: Source,
+        index: usize,
     ) -> Worker {
         Worker {
             core,
             store,
             shutdown,
             source,
+            index,
+        }
+    }
+
+    fn info(&self) -> Option<&crate::server::core::WorkerInfo> {
+        self.core.workers().get(self.index)
+    }
+
+    fn publish_version(&self, version: u64) {
+        if let Some(w) = self.info() {
+            w.version.store(version, Ordering::Release);
+        }
+    }
+
+    fn count_message(&self) {
+        if let Some(w) = self.info() {
+            w.handled.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -65,6 +85,7 @@ impl Worker {
             }
         };
         host.set_version(version);
+        self.publish_version(version);
         let _ = ready.send(Ok(()));
         let mut buf = vec![0u8; 65536];
         while !self.shutdown.load(Ordering::Acquire) {
@@ -72,6 +93,10 @@ impl Worker {
             match &self.source {
                 Source::Udp(ep) => match ep.recv(&mut buf) {
                     Ok((n, src)) => {
+                        // A reload published while this worker waited
+                        // applies to this message already.
+                        self.follow_reload(&mut host, &mut local);
+                        self.count_message();
                         let recv = RecvInfo {
                             proto: Proto::Udp,
                             src,
@@ -89,6 +114,8 @@ impl Worker {
                 },
                 Source::Queue(rx) => match rx.recv_timeout(UDP_POLL) {
                     Ok(Job::Message(bytes, recv)) => {
+                        self.follow_reload(&mut host, &mut local);
+                        self.count_message();
                         route::handle(&self.core, &mut host, &mut local, &bytes, recv);
                     }
                     Ok(Job::Wake) | Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -105,7 +132,7 @@ impl Worker {
         }
         let (source, version) = self.store.current();
         match host.reload(&source, version, local) {
-            Ok(()) => log::info(
+            Ok(()) => log::debug(
                 "core",
                 format_args!("worker switched to script version {version}"),
             ),
@@ -119,5 +146,6 @@ impl Worker {
                 );
             }
         }
+        self.publish_version(version);
     }
 }
