@@ -1,0 +1,197 @@
+# shellcheck shell=bash
+# Shared helpers for the load scripts (bench/side_by_side.sh, .ci/interop).
+# Source it from bash with `set -euo pipefail`; it defines functions only.
+#
+# Servers run in their own process group (setsid), so that every process of
+# a server (Kamailio forks many) can be found, measured and stopped through
+# the group, and nothing else is touched.
+
+# The repository root.
+LIB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf '%s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 2; }
+
+# Clock ticks per second of /proc/<pid>/stat times.
+# shellcheck disable=SC2034
+CLK_TCK="$(getconf CLK_TCK)"
+
+# Server process groups started by start_server, stopped by stop_all.
+SERVER_PGIDS=()
+# The background sipp (at most one) to stop on exit.
+HELPER_PIDS=()
+
+# need CMD HINT: fail clearly when CMD is not installed.
+need() {
+    command -v "$1" >/dev/null 2>&1 || die "$1 not found; $2"
+}
+
+# apt_install PACKAGE...: installs Debian packages, as root or through sudo.
+apt_install() {
+    local sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# is_loopback ADDR: only loopback addresses are allowed for load runs.
+is_loopback() {
+    [[ "$1" == 127.* || "$1" == "::1" ]]
+}
+
+# start_server NAME LOGFILE CMD...: runs CMD in a new process group, stderr
+# and stdout to LOGFILE. Sets SERVER_PID (also its process group id).
+start_server() {
+    local name=$1 logfile=$2
+    shift 2
+    setsid "$@" >"$logfile" 2>&1 </dev/null &
+    SERVER_PID=$!
+    SERVER_PGIDS+=("$SERVER_PID")
+    # setsid execs in place when the caller is not a group leader (a
+    # script without job control): the pid is the new group's id.
+    sleep 0.2
+    local pgid
+    pgid="$(proc_field "$SERVER_PID" 2 || true)"
+    if [[ -z "$pgid" ]]; then
+        log "---- $name log ($logfile) ----"
+        tail -n 30 "$logfile" >&2 || true
+        die "$name exited at start-up"
+    fi
+    [[ "$pgid" == "$SERVER_PID" ]] || die "$name: pid $SERVER_PID is not its process group leader ($pgid)"
+}
+
+# proc_field PID N: field N (0 = state, 1 = ppid, 2 = pgrp, 11 = utime,
+# 12 = stime, 13 = cutime, 14 = cstime) of /proc/PID/stat, counted after the
+# command name. Fails when the process is gone.
+proc_field() {
+    local line rest
+    line="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    rest="${line##*) }"
+    local -a f
+    read -r -a f <<<"$rest"
+    [[ "${f[0]}" != Z ]] || return 1
+    printf '%s\n' "${f[$2]}"
+}
+
+# alive PID: whether the process exists and is not a zombie.
+alive() {
+    proc_field "$1" 0 >/dev/null 2>&1
+}
+
+# group_cpu_ticks PGID: user+system CPU ticks of every process of the group,
+# with the reaped children's times (cutime, cstime) so a worker that exited
+# is still counted. A process's times include all its threads.
+group_cpu_ticks() {
+    local pgid=$1 total=0 stat line rest
+    local -a f
+    for stat in /proc/[0-9]*/stat; do
+        line="$(cat "$stat" 2>/dev/null)" || continue
+        rest="${line##*) }"
+        read -r -a f <<<"$rest"
+        [[ "${f[2]}" == "$pgid" ]] || continue
+        total=$((total + f[11] + f[12] + f[13] + f[14]))
+    done
+    printf '%s\n' "$total"
+}
+
+# stop_server PGID: TERM to the group, KILL after 5 s.
+stop_server() {
+    local pgid=$1 _
+    kill -TERM -- "-$pgid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        kill -0 -- "-$pgid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+    wait "$pgid" 2>/dev/null || true
+}
+
+# stop_all: stops every helper and server started here (for an EXIT trap).
+stop_all() {
+    local p
+    for p in "${HELPER_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${SERVER_PGIDS[@]}"; do
+        stop_server "$p"
+    done
+    HELPER_PIDS=()
+    SERVER_PGIDS=()
+}
+
+# forget_server PGID: drop a stopped server from the list stop_all uses.
+forget_server() {
+    local p rest=()
+    for p in "${SERVER_PGIDS[@]}"; do
+        [[ "$p" == "$1" ]] || rest+=("$p")
+    done
+    SERVER_PGIDS=("${rest[@]}")
+}
+
+# run_sipp STATFILE LOGFILE TIMEOUT_S SIPP_ARGS...: runs sipp in the
+# background (so a trap can stop it), bounded by -timeout and by `timeout`,
+# writing its final statistics to STATFILE. Sets SIPP_RC (sipp's exit
+# status: 0 every call succeeded, 1 some failed, others: sipp broke).
+run_sipp() {
+    local statfile=$1 logfile=$2 limit=$3
+    shift 3
+    rm -f "$statfile"
+    timeout --kill-after=5 "$((limit + 15))" \
+        sipp "$@" -timeout "${limit}s" -timeout_error -nostdin \
+        -trace_stat -stf "$statfile" -fd 3600 >"$logfile" 2>&1 </dev/null &
+    local pid=$!
+    HELPER_PIDS=("$pid")
+    local rc=0
+    wait "$pid" || rc=$?
+    # shellcheck disable=SC2034
+    SIPP_RC=$rc
+    HELPER_PIDS=()
+}
+
+# sipp_stat STATFILE COLUMN: COLUMN of the last line of a sipp -trace_stat
+# file (columns named by its header, e.g. SuccessfulCall(C)). Time columns
+# (StartTime, CurrentTime) answer their epoch seconds.
+sipp_stat() {
+    local file=$1 col=$2
+    [[ -s "$file" ]] || return 1
+    awk -F';' -v col="$col" '
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+        { last = $c }
+        END {
+            if (!c) exit 1
+            n = split(last, parts, "\t")
+            print parts[n]
+        }' "$file"
+}
+
+# probe ADDR PORT TRANSPORT(u1|t1) WORKDIR: waits (up to 20 s) until the
+# server answers OPTIONS with 200, while SERVER_PID lives.
+probe() {
+    local addr=$1 port=$2 transport=$3 work=$4 _
+    for _ in $(seq 20); do
+        alive "$SERVER_PID" || return 1
+        if timeout 10 sipp -sf "$LIB_ROOT/tests/sipp/options_uac.xml" -t "$transport" \
+            -i "$addr" -m 20 -r 20 -rp 100 -timeout 3s -timeout_error -nostdin \
+            "$(sip_target "$addr" "$port")" >"$work/probe.log" 2>&1 </dev/null; then
+            return 0
+        fi
+        sleep 1
+    done
+    return 1
+}
+
+# sip_target ADDR PORT: host:port for sipp, IPv6 in brackets.
+sip_target() {
+    if [[ "$1" == *:* ]]; then
+        printf '[%s]:%s\n' "$1" "$2"
+    else
+        printf '%s:%s\n' "$1" "$2"
+    fi
+}
+
+# show_log NAME FILE: the tail of a server log, for a failure message.
+show_log() {
+    log "---- last lines of the $1 log ($2) ----"
+    tail -n 30 "$2" >&2 || true
+    log "----"
+}

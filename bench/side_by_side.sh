@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# Runs the same load against Kamailio and kemid, one after the other, with
+# the same configuration (bench/scripts/bench.cfg) and routing script, and
+# prints a markdown table: calls/s, server CPU time per call, failed calls.
+#
+#   bench/side_by_side.sh [options]
+#
+# See bench/README.md for what is measured and why. Loopback only.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
+usage() {
+    cat <<'EOF'
+usage: bench/side_by_side.sh [options]
+
+  -e, --engine js|sq|both      routing engine(s) (default: both)
+  -w, --workload NAME          options (default: options)
+  -t, --transport udp|tcp      (default: udp)
+  -n, --calls N                calls per server run (default: 20000)
+  -r, --rate R                 target calls/s for sipp (default: 20000)
+  -l, --limit L                most calls in progress at once (default: 200)
+  -T, --timeout S              bound on each sipp run, seconds (default: 120)
+  -s, --servers LIST           comma-separated, in order (default: kamailio,kemid)
+  -a, --addr ADDR              loopback address to serve on (default: 127.0.0.1)
+  -p, --port PORT              first port; each run takes the next (default: 5070)
+  -c, --children N             server workers, the cfg's children (default: 2)
+      --config FILE            the cfg, its scripts beside it (default: bench/scripts/bench.cfg)
+      --kemid PATH             kemid binary (default: target/release/kemid)
+      --kamailio PATH          kamailio binary (default: kamailio in PATH)
+      --shm MB                 Kamailio shared memory (default: 512)
+      --keep                   keep the work directory (server logs, sipp stats)
+  -h, --help
+
+The table goes to stdout, progress to stderr. Exit status: 0 when every
+call of every run succeeded, 1 when some call failed, 2 when the harness
+broke (a server did not start, did not answer, or exited during a run).
+EOF
+}
+
+engines=both
+workload=options
+transport=udp
+calls=20000
+rate=20000
+limit=200
+time_limit=120
+servers=kamailio,kemid
+addr=127.0.0.1
+port=5070
+children=2
+kemid_bin="$ROOT/target/release/kemid"
+kamailio_bin=kamailio
+shm=512
+keep=0
+cfg="$ROOT/bench/scripts/bench.cfg"
+
+while (($#)); do
+    case "$1" in
+        -e | --engine) engines=$2; shift ;;
+        -w | --workload) workload=$2; shift ;;
+        -t | --transport) transport=$2; shift ;;
+        -n | --calls) calls=$2; shift ;;
+        -r | --rate) rate=$2; shift ;;
+        -l | --limit) limit=$2; shift ;;
+        -T | --timeout) time_limit=$2; shift ;;
+        -s | --servers) servers=$2; shift ;;
+        -a | --addr) addr=$2; shift ;;
+        -p | --port) port=$2; shift ;;
+        -c | --children) children=$2; shift ;;
+        --config) cfg=$2; shift ;;
+        --kemid) kemid_bin=$2; shift ;;
+        --kamailio) kamailio_bin=$2; shift ;;
+        --shm) shm=$2; shift ;;
+        --keep) keep=1 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; die "unknown option $1" ;;
+    esac
+    shift
+done
+
+for v in calls rate limit time_limit port children shm; do
+    [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "--${v//_/-} takes a positive whole number, not '${!v}'"
+done
+is_loopback "$addr" || die "--addr $addr: load runs stay on loopback (127.0.0.1 or ::1)"
+case "$engines" in
+    js | sq) engine_list=("$engines") ;;
+    both) engine_list=(js sq) ;;
+    *) die "--engine $engines: use js, sq or both" ;;
+esac
+case "$transport" in
+    udp) sipp_transport=u1 ;;
+    tcp) sipp_transport=t1 ;;
+    *) die "--transport $transport: use udp or tcp" ;;
+esac
+IFS=, read -r -a server_list <<<"$servers"
+for s in "${server_list[@]}"; do
+    case "$s" in
+        kamailio) need "$kamailio_bin" "install Kamailio 5.6 (apt-get install kamailio kamailio-extra-modules) or pass --kamailio" ;;
+        kemid) [[ -x "$kemid_bin" ]] || die "$kemid_bin not found; build it with cargo build --release or pass --kemid" ;;
+        *) die "--servers: unknown server '$s' (kamailio, kemid)" ;;
+    esac
+done
+need sipp "install SIPp (apt-get install sip-tester)"
+
+# The workload: the sipp scenario (a UAC against the server) and the extra
+# sipp arguments. The routing scripts serve every workload.
+case "$workload" in
+    options)
+        scenario="$ROOT/tests/sipp/options_uac.xml"
+        scenario_args=()
+        ;;
+    *) die "--workload $workload: known workloads: options" ;;
+esac
+
+cfg="$(realpath -e "$cfg" 2>/dev/null)" || die "--config: no such file"
+scripts_dir="$(dirname "$cfg")"
+[[ -f "$cfg" && -f "$scenario" ]] || die "missing $cfg or $scenario"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/side_by_side.XXXXXX")"
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_all
+    if ((keep)); then
+        log "work directory kept: $work"
+    else
+        rm -rf "$work"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The command line of SERVER for ENGINE on PORT.
+server_cmd() {
+    local server=$1 engine=$2 p=$3 define
+    define="WITH_$(tr '[:lower:]' '[:upper:]' <<<"$engine")"
+    local defs=(-A "$define" -A "BENCH_ADDR=$addr" -A "BENCH_PORT=$p" -A "BENCH_CHILDREN=$children")
+    case "$server" in
+        kamailio)
+            # -DD: stay in the foreground (children still forked); -E: log to
+            # stderr; -w: the script path in the cfg is relative; -Y: runtime
+            # files in the work directory.
+            mkdir -p "$work/kamailio-run"
+            printf '%q ' "$kamailio_bin" -DD -E -m "$shm" -f "$cfg" -w "$scripts_dir" \
+                -Y "$work/kamailio-run" -P "$work/kamailio-run/kamailio.pid" "${defs[@]}"
+            ;;
+        kemid)
+            printf '%q ' "$kemid_bin" run -f "$cfg" "${defs[@]}"
+            ;;
+    esac
+}
+
+server_version() {
+    case "$1" in
+        kamailio) "$kamailio_bin" -v 2>/dev/null | sed -n '1s/^version: \(.*[^ ]\) *$/\1/p' ;;
+        kemid) "$kemid_bin" --version 2>/dev/null | head -n 1 ;;
+    esac
+}
+
+# One result row per run: server engine transport calls ok failed wall cps cpu_s us_per_call
+results=()
+broken=0
+any_failed=0
+next_port=$port
+
+run_one() {
+    local server=$1 engine=$2
+    local p=$next_port
+    next_port=$((next_port + 1))
+    local tag="$server-$engine-$transport"
+    local slog="$work/$tag.log"
+    log "==> $server, $engine, $transport: starting on $(sip_target "$addr" "$p")"
+    local cmd
+    cmd="$(server_cmd "$server" "$engine" "$p")"
+    eval "start_server $server $(printf '%q' "$slog") $cmd"
+    local pgid=$SERVER_PID
+    if ! probe "$addr" "$p" "$sipp_transport" "$work"; then
+        show_log "$server" "$slog"
+        log "---- last sipp probe output ----"
+        tail -n 15 "$work/probe.log" >&2 || true
+        log "error: $server ($engine) did not answer OPTIONS with 200 on $transport"
+        stop_server "$pgid"
+        forget_server "$pgid"
+        broken=1
+        results+=("$server $engine $transport $calls 0 $calls - - - -")
+        return 0
+    fi
+    local before after t_ok t_failed start end
+    before="$(group_cpu_ticks "$pgid")"
+    log "    running $calls calls (rate $rate/s, at most $limit in progress, ${time_limit}s bound)"
+    run_sipp "$work/$tag.stat.csv" "$work/$tag.sipp.log" "$time_limit" \
+        -sf "$scenario" "${scenario_args[@]}" -t "$sipp_transport" -i "$addr" \
+        -m "$calls" -r "$rate" -l "$limit" -recv_timeout 10000 \
+        -trace_err -error_file "$work/$tag.sipp.err" \
+        "$(sip_target "$addr" "$p")"
+    after="$(group_cpu_ticks "$pgid")"
+    if ! alive "$pgid"; then
+        show_log "$server" "$slog"
+        log "error: $server ($engine) exited during the run"
+        broken=1
+    fi
+    stop_server "$pgid"
+    forget_server "$pgid"
+    if ! t_ok="$(sipp_stat "$work/$tag.stat.csv" 'SuccessfulCall(C)')"; then
+        tail -n 20 "$work/$tag.sipp.log" >&2 || true
+        log "error: sipp wrote no statistics (exit status $SIPP_RC)"
+        broken=1
+        results+=("$server $engine $transport $calls 0 $calls - - - -")
+        return 0
+    fi
+    start="$(sipp_stat "$work/$tag.stat.csv" StartTime)"
+    end="$(sipp_stat "$work/$tag.stat.csv" CurrentTime)"
+    # Every call that did not end in success: failed, timed out or never sent.
+    t_failed=$((calls - t_ok))
+    ((t_failed == 0)) || any_failed=1
+    ((t_failed == 0)) || log "    $t_failed calls failed (sipp exit status $SIPP_RC; see $work/$tag.sipp.err with --keep)"
+    local row
+    row="$(awk -v s="$start" -v e="$end" -v ok="$t_ok" -v ticks="$((after - before))" -v hz="$CLK_TCK" '
+        BEGIN {
+            wall = e - s; if (wall <= 0) wall = 0.000001
+            cpu = ticks / hz
+            printf "%.2f %.0f %.2f %s", wall, ok / wall, cpu, (ok > 0 ? sprintf("%.1f", cpu * 1e6 / ok) : "-")
+        }')"
+    results+=("$server $engine $transport $calls $t_ok $t_failed $row")
+    log "    done: $t_ok ok, $t_failed failed"
+}
+
+log "work directory: $work"
+for engine in "${engine_list[@]}"; do
+    for server in "${server_list[@]}"; do
+        run_one "$server" "$engine"
+    done
+done
+
+# The report, in markdown.
+cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+echo "### side_by_side: $workload over $transport"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "- machine: $(nproc) cores, ${cpu_model:-unknown CPU}, $(uname -sr)"
+for s in "${server_list[@]}"; do
+    echo "- $s: $(server_version "$s")"
+done
+echo "- sipp: $(sipp -v 2>&1 | sed -n 's/^ *SIPp \(v[^ ,-]*\).*/\1/p' | head -n 1), $calls calls per run, -r $rate -l $limit, server children=$children"
+echo
+echo "| server | engine | transport | calls | ok | failed | wall s | calls/s | server CPU s | CPU µs/call |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
+for r in "${results[@]}"; do
+    read -r s e t n ok f wall cps cpu us <<<"$r"
+    echo "| $s | $e | $t | $n | $ok | $f | $wall | $cps | $cpu | $us |"
+done
+
+# kemid relative to Kamailio, per engine, when both ran.
+ratio_lines=()
+for engine in "${engine_list[@]}"; do
+    k_cps="" k_us="" m_cps="" m_us=""
+    for r in "${results[@]}"; do
+        read -r s e t n ok f wall cps cpu us <<<"$r"
+        [[ "$e" == "$engine" ]] || continue
+        case "$s" in
+            kamailio) k_cps=$cps k_us=$us ;;
+            kemid) m_cps=$cps m_us=$us ;;
+        esac
+    done
+    if [[ "$k_us" =~ ^[0-9.]+$ && "$m_us" =~ ^[0-9.]+$ && "$k_cps" =~ ^[0-9.]+$ && "$m_cps" =~ ^[0-9.]+$ ]]; then
+        ratio_lines+=("$(awk -v e="$engine" -v kc="$k_cps" -v ku="$k_us" -v mc="$m_cps" -v mu="$m_us" 'BEGIN {
+            printf "- %s: kemid/Kamailio CPU per call %.2f, calls/s %.2f", e, (ku > 0 ? mu / ku : 0), (kc > 0 ? mc / kc : 0)
+        }')")
+    fi
+done
+if ((${#ratio_lines[@]})); then
+    echo
+    printf '%s\n' "${ratio_lines[@]}"
+fi
+
+if ((broken)); then
+    log "error: the harness broke (see the messages above)"
+    exit 2
+fi
+if ((any_failed)); then
+    log "error: some calls failed"
+    exit 1
+fi
