@@ -27,6 +27,9 @@ fn main() {
             std::process::exit(1);
         }
     };
+    for w in &model.undeclared {
+        println!("cargo:warning={w}");
+    }
     let out = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR for build scripts");
     let path = Path::new(&out).join("registry.rs");
     let text = kemi_scan::render_registry(&model);

@@ -34,9 +34,10 @@ apt_install() {
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# is_loopback ADDR: only loopback addresses are allowed for load runs.
+# is_loopback ADDR: load runs stay on IPv4 loopback (bench.cfg writes
+# listen=udp:ADDR:PORT, which takes no bare IPv6 address).
 is_loopback() {
-    [[ "$1" == 127.* || "$1" == "::1" ]]
+    [[ "$1" =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+$ ]]
 }
 
 # start_server NAME LOGFILE CMD...: runs CMD in a new process group, stderr
@@ -130,8 +131,9 @@ forget_server() {
 
 # run_sipp STATFILE LOGFILE TIMEOUT_S SIPP_ARGS...: runs sipp in the
 # background (so a trap can stop it), bounded by -timeout and by `timeout`,
-# writing its final statistics to STATFILE. Sets SIPP_RC (sipp's exit
-# status: 0 every call succeeded, 1 some failed, others: sipp broke).
+# writing its final statistics to STATFILE. Stops sipp early when the server
+# SERVER_PID exits. Sets SIPP_RC (sipp's exit status: 0 every call
+# succeeded, 1 some failed, others: sipp broke or was stopped).
 run_sipp() {
     local statfile=$1 logfile=$2 limit=$3
     shift 3
@@ -141,6 +143,13 @@ run_sipp() {
         -trace_stat -stf "$statfile" -fd 3600 >"$logfile" 2>&1 </dev/null &
     local pid=$!
     HELPER_PIDS=("$pid")
+    while kill -0 "$pid" 2>/dev/null; do
+        if ! alive "$SERVER_PID"; then
+            kill -TERM "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.25
+    done
     local rc=0
     wait "$pid" || rc=$?
     # shellcheck disable=SC2034
@@ -164,29 +173,33 @@ sipp_stat() {
         }' "$file"
 }
 
-# probe ADDR PORT TRANSPORT(u1|t1) WORKDIR: waits (up to 20 s) until the
-# server answers OPTIONS with 200, while SERVER_PID lives.
+# probe ADDR PORT TRANSPORT(u1|t1) WORKDIR: waits (up to 20 tries, about
+# 20 s) until the server answers OPTIONS with 200, while SERVER_PID lives.
+# Gives up at once when the server answers something else.
 probe() {
     local addr=$1 port=$2 transport=$3 work=$4 _
     for _ in $(seq 20); do
         alive "$SERVER_PID" || return 1
+        rm -f "$work/probe.err"
         if timeout 10 sipp -sf "$LIB_ROOT/tests/sipp/options_uac.xml" -t "$transport" \
             -i "$addr" -m 20 -r 20 -rp 100 -timeout 3s -timeout_error -nostdin \
+            -trace_err -error_file "$work/probe.err" \
             "$(sip_target "$addr" "$port")" >"$work/probe.log" 2>&1 </dev/null; then
             return 0
+        fi
+        if grep -q "unexpected message" "$work/probe.err" 2>/dev/null; then
+            log "---- the server's answer to the probe ----"
+            sed -n '2,12p' "$work/probe.err" >&2
+            return 1
         fi
         sleep 1
     done
     return 1
 }
 
-# sip_target ADDR PORT: host:port for sipp, IPv6 in brackets.
+# sip_target ADDR PORT: host:port for sipp.
 sip_target() {
-    if [[ "$1" == *:* ]]; then
-        printf '[%s]:%s\n' "$1" "$2"
-    else
-        printf '%s:%s\n' "$1" "$2"
-    fi
+    printf '%s:%s\n' "$1" "$2"
 }
 
 # show_log NAME FILE: the tail of a server log, for a failure message.

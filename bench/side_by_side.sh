@@ -24,7 +24,7 @@ usage: bench/side_by_side.sh [options]
   -l, --limit L                most calls in progress at once (default: 200)
   -T, --timeout S              bound on each sipp run, seconds (default: 120)
   -s, --servers LIST           comma-separated, in order (default: kamailio,kemid)
-  -a, --addr ADDR              loopback address to serve on (default: 127.0.0.1)
+  -a, --addr ADDR              IPv4 loopback address to serve on (default: 127.0.0.1)
   -p, --port PORT              first port; each run takes the next (default: 5070)
   -c, --children N             server workers, the cfg's children (default: 2)
       --config FILE            the cfg, its scripts beside it (default: bench/scripts/bench.cfg)
@@ -84,7 +84,7 @@ done
 for v in calls rate limit time_limit port children shm; do
     [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "--${v//_/-} takes a positive whole number, not '${!v}'"
 done
-is_loopback "$addr" || die "--addr $addr: load runs stay on loopback (127.0.0.1 or ::1)"
+is_loopback "$addr" || die "--addr $addr: load runs stay on IPv4 loopback (127.x.x.x)"
 case "$engines" in
     js | sq) engine_list=("$engines") ;;
     both) engine_list=(js sq) ;;
@@ -218,7 +218,13 @@ run_one() {
     # Every call that did not end in success: failed, timed out or never sent.
     t_failed=$((calls - t_ok))
     ((t_failed == 0)) || any_failed=1
-    ((t_failed == 0)) || log "    $t_failed calls failed (sipp exit status $SIPP_RC; see $work/$tag.sipp.err with --keep)"
+    if ((t_failed > 0)); then
+        if ((keep)); then
+            log "    $t_failed calls failed (sipp exit status $SIPP_RC; sipp's errors: $work/$tag.sipp.err)"
+        else
+            log "    $t_failed calls failed (sipp exit status $SIPP_RC; --keep keeps sipp's error log)"
+        fi
+    fi
     local row
     row="$(awk -v s="$start" -v e="$end" -v ok="$t_ok" -v ticks="$((after - before))" -v hz="$CLK_TCK" '
         BEGIN {

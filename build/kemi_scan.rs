@@ -74,6 +74,8 @@ pub struct Model {
     pub exports: Vec<Export>,
     /// Sorted by name; core is `""`.
     pub modules: Vec<Module>,
+    /// Files with exports whose module is not declared (left out).
+    pub undeclared: Vec<String>,
 }
 
 /// A fault in an annotated module, reported as `file:line: message`.
@@ -96,6 +98,16 @@ pub fn scan_dir(modules_dir: &Path, label_root: &Path) -> Result<Model, Vec<Scan
     let mut files = Vec::new();
     collect_rs(modules_dir, &mut files);
     files.sort();
+    // A module file that src/modules/mod.rs does not declare would make the
+    // generated registry name a path that does not exist: say so plainly.
+    let declared: Vec<String> = fs::read_to_string(modules_dir.join("mod.rs"))
+        .map(|t| {
+            t.lines()
+                .filter_map(|l| l.trim().strip_prefix("pub mod "))
+                .map(|m| m.trim_end_matches(';').trim().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
     let mut sources = Vec::new();
     for path in files {
         let rel = path.strip_prefix(modules_dir).unwrap_or(&path);
@@ -135,7 +147,24 @@ pub fn scan_dir(modules_dir: &Path, label_root: &Path) -> Result<Model, Vec<Scan
             text,
         });
     }
-    scan_sources(&sources)
+    // A file that src/modules/mod.rs does not declare is not compiled, so
+    // its exports do not exist: leave them out, and say so (build.rs prints
+    // these as warnings).
+    let (sources, skipped): (Vec<Source>, Vec<Source>) =
+        sources.into_iter().partition(|s| declared.iter().any(|d| *d == s.ksr_module));
+    let mut model = scan_sources(&sources)?;
+    model.undeclared = skipped
+        .iter()
+        .filter(|s| s.text.contains("#[kemi"))
+        .map(|s| {
+            format!(
+                "{}: module `{}` is not declared in src/modules/mod.rs (add `pub mod {};`): its exports are left out",
+                s.label, s.ksr_module, s.ksr_module
+            )
+        })
+        .collect();
+    model.undeclared.dedup();
+    Ok(model)
 }
 
 fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -239,6 +268,7 @@ pub fn scan_sources(sources: &[Source]) -> Result<Model, Vec<ScanError>> {
         Ok(Model {
             exports,
             modules: modules.into_values().collect(),
+            undeclared: Vec::new(),
         })
     } else {
         errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));

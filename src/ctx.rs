@@ -33,6 +33,22 @@ pub trait CoreServices {
     /// The host and port to advertise in Via and Record-Route for `proto`
     /// on the socket `local` the message arrived on.
     fn advertised(&self, proto: Proto, local: std::net::SocketAddr) -> (String, u16);
+
+    /// The value of `modparam(module, name, ...)` in the configuration (the
+    /// last one set wins); `None` when it is not set.
+    fn modparam(&self, _module: &str, _name: &str) -> Option<&crate::config::CfgValue> {
+        None
+    }
+
+    /// The location service, when `usrloc` or `registrar` is loaded.
+    fn location(&self) -> Option<&crate::usrloc::Usrloc> {
+        None
+    }
+
+    /// The transaction service, when the configuration loads tm.
+    fn tm(&self) -> Option<&std::sync::Arc<crate::tm::Tm>> {
+        None
+    }
 }
 
 /// State owned by one worker thread that outlives a message: `$var(...)`
@@ -83,6 +99,12 @@ pub struct MsgState {
     /// `registrar.lookup` finds beyond the first contact,
     /// `corex.append_branch` adds, and `tm.t_relay` forks to in parallel.
     pub branches: Vec<Branch>,
+    /// What `KSR.registrar` keeps for this message: a q-value override for
+    /// `save` and the reply `save` prepared without sending it.
+    pub registrar: crate::modules::registrar::RegState,
+    /// What `KSR.rr` keeps for this message: the Record-Routes it added and
+    /// the parameters of this server's Route entry.
+    pub rr: crate::modules::rr::RrState,
 }
 
 /// One further destination of a request (a branch of the destination set).
@@ -122,6 +144,9 @@ pub struct Ctx<'w> {
     drop_requested: bool,
     state: MsgState,
     script_flags: u32,
+    /// The route being run as tm sees it: the current transaction and
+    /// what the script asked of it.
+    pub tm: crate::tm::TmRoute,
 }
 
 impl<'w> Ctx<'w> {
@@ -135,6 +160,7 @@ impl<'w> Ctx<'w> {
             drop_requested: false,
             state: MsgState::default(),
             script_flags: 0,
+            tm: crate::tm::TmRoute::default(),
         }
     }
 

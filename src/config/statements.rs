@@ -398,7 +398,7 @@ fn check_modparam(
         (ParamKind::Str, CfgValue::Int(i)) => Err(format!(
             "modparam(\"{module}\", \"{name}\") takes a quoted string, not the number {i}"
         )),
-        _ => Ok(()),
+        _ => catalog::check_value(module, name, value),
     }
 }
 

@@ -4,6 +4,8 @@
 //! expanded (use `KSR.xlog` for that) and no newline is added; a trailing
 //! newline in the text is optional.
 
+pub mod forward;
+
 use kemid_macros::kemi;
 
 use crate::ctx::Ctx;

@@ -12,5 +12,10 @@
 
 pub mod core;
 pub mod pv;
+pub mod registrar;
+pub mod rr;
 pub mod sl;
+pub mod tm;
+pub mod tmx;
+pub mod textops;
 pub mod x;

@@ -66,6 +66,12 @@ pub fn local_to_tag(req: &SipMsg) -> String {
 /// Builds and sends a reply to the current request; 1 when sent, -1 when
 /// not (logged).
 pub fn send_local_reply(ctx: &mut Ctx, code: i32, reason: &str) -> i32 {
+    send_local_reply_with(ctx, code, reason, "")
+}
+
+/// Like [`send_local_reply`], with `extra_headers` (complete header lines,
+/// each ending in CRLF) added after the `Server:` header.
+pub fn send_local_reply_with(ctx: &mut Ctx, code: i32, reason: &str, extra_headers: &str) -> i32 {
     let Some(core) = ctx.core() else {
         log::error("sl", format_args!("no server to send the reply through"));
         return -1;
@@ -78,7 +84,16 @@ pub fn send_local_reply(ctx: &mut Ctx, code: i32, reason: &str) -> i32 {
         return -1;
     };
     let tag = (code > 100).then(|| local_to_tag(req));
-    let extra = core.server_header().unwrap_or("");
+    let server = core.server_header().unwrap_or("");
+    let joined;
+    let extra = if extra_headers.is_empty() {
+        server
+    } else if server.is_empty() {
+        extra_headers
+    } else {
+        joined = format!("{server}\r\n{extra_headers}");
+        joined.as_str()
+    };
     let dst = reply_destination(req, recv);
     let recv = *recv;
     REPLY_BUF.with(|buf| {

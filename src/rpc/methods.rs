@@ -77,7 +77,7 @@ pub static METHODS: &[Method] = &[
     },
     Method {
         name: "tm.stats",
-        help: "Transaction counters (needs the tm module).",
+        help: "Transaction counters: current, created, freed, replies sent by class (needs the tm module).",
         handler: needs_tm,
     },
     Method {
@@ -278,11 +278,26 @@ fn statistics(state: &RpcState, params: &[Value]) -> Result<Value, RpcError> {
     Ok(json!(lines))
 }
 
-fn needs_tm(_: &RpcState, _: &[Value]) -> Result<Value, RpcError> {
-    Err(RpcError::new(
-        500,
-        "tm is not available in this kemid: no transactions are kept",
-    ))
+fn needs_tm(state: &RpcState, _: &[Value]) -> Result<Value, RpcError> {
+    use crate::ctx::CoreServices;
+    let tm = state
+        .core
+        .tm()
+        .ok_or_else(|| RpcError::new(500, "tm is not loaded: no transactions are kept"))?;
+    let s = &tm.stats;
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    Ok(json!({
+        "current": tm.active(),
+        "created": get(&s.created),
+        "freed": get(&s.freed),
+        "total_local": get(&s.replied_local),
+        "relayed_replies": get(&s.relayed_replies),
+        "2xx": get(&s.rpl_2xx),
+        "3xx": get(&s.rpl_3xx),
+        "4xx": get(&s.rpl_4xx),
+        "5xx": get(&s.rpl_5xx),
+        "6xx": get(&s.rpl_6xx),
+    }))
 }
 
 fn needs_usrloc(_: &RpcState, _: &[Value]) -> Result<Value, RpcError> {

@@ -87,6 +87,15 @@ pub struct Core {
     pub stats: Stats,
     pub kemi: crate::config::KemiCallbacks,
     workers: Vec<WorkerInfo>,
+    /// The transaction service, when tm is loaded.
+    tm: Option<Arc<crate::tm::Tm>>,
+    /// The queues of the workers that take jobs (TCP messages, failure
+    /// routes after timeouts), set once they exist.
+    jobs: std::sync::OnceLock<Vec<std::sync::mpsc::SyncSender<super::worker::Job>>>,
+    /// The configuration's module parameters, for [`CoreServices::modparam`].
+    modparams: Vec<crate::config::ModParam>,
+    /// The location service, when usrloc or registrar is loaded.
+    location: Option<Arc<crate::usrloc::Usrloc>>,
 }
 
 fn split_alias(a: &str) -> (String, Option<u16>) {
@@ -106,6 +115,7 @@ impl Core {
         tcp: Option<Arc<TcpTransport>>,
         listens: &[ListenSpec],
         worker_names: Vec<String>,
+        me: &std::sync::Weak<Core>,
     ) -> Core {
         // Record the real bound addresses (port 0 becomes the port given).
         let mut sockets = Vec::new();
@@ -151,7 +161,35 @@ impl Core {
                     handled: AtomicU64::new(0),
                 })
                 .collect(),
+            tm: config.has_module("tm").then(|| {
+                let env: std::sync::Weak<dyn crate::tm::TmEnv> = me.clone();
+                crate::tm::Tm::new(crate::tm::TmParams::from_config(config), env)
+            }),
+            jobs: std::sync::OnceLock::new(),
+            modparams: config.modparams.clone(),
+            location: match crate::usrloc::Usrloc::from_config(config) {
+                Ok(l) => l,
+                Err(e) => {
+                    crate::log::error("usrloc", format_args!("location service not started: {e}"));
+                    None
+                }
+            },
         }
+    }
+
+    /// The location service, when usrloc or registrar is loaded.
+    pub fn usrloc(&self) -> Option<&Arc<crate::usrloc::Usrloc>> {
+        self.location.as_ref()
+    }
+
+    /// Gives the core the queues of the job-taking workers.
+    pub fn set_job_queues(&self, queues: Vec<std::sync::mpsc::SyncSender<super::worker::Job>>) {
+        let _ = self.jobs.set(queues);
+    }
+
+    /// The transaction service, when tm is loaded.
+    pub fn tm_service(&self) -> Option<&Arc<crate::tm::Tm>> {
+        self.tm.as_ref()
     }
 
     /// The worker threads, in start order.
@@ -187,7 +225,36 @@ impl Core {
     }
 }
 
+impl crate::tm::TmEnv for Core {
+    fn send(&self, target: crate::tm::Target, data: &[u8]) -> io::Result<()> {
+        CoreServices::send(self, target.proto, target.addr, target.conn, data)
+    }
+
+    fn via_address(&self, proto: Proto, local: SocketAddr) -> (String, u16) {
+        self.advertised(proto, local)
+    }
+
+    fn server_header(&self) -> Option<String> {
+        self.server_header.clone()
+    }
+
+    fn post_failure(&self, txn: crate::tm::TxnRef) {
+        let Some(queues) = self.jobs.get().filter(|q| !q.is_empty()) else {
+            crate::log::error("tm", format_args!("no worker takes jobs: a failure route after a timeout cannot run"));
+            return;
+        };
+        let i = (crate::tm::lock(&txn).id as usize) % queues.len();
+        if queues[i].try_send(super::worker::Job::TmFailure(txn)).is_err() {
+            crate::log::error("tm", format_args!("worker queue full: a failure route after a timeout was not run"));
+        }
+    }
+}
+
 impl CoreServices for Core {
+    fn tm(&self) -> Option<&Arc<crate::tm::Tm>> {
+        self.tm.as_ref()
+    }
+
     fn is_myself(&self, host: &str, port: Option<u16>, proto: Option<Proto>) -> bool {
         let bare = host.trim_matches(['[', ']']);
         let ip: Option<IpAddr> = bare.parse().ok();
@@ -255,6 +322,18 @@ impl CoreServices for Core {
             Some((_, a, None)) => (host_text(a.ip()), a.port()),
             None => (host_text(local.ip()), local.port()),
         }
+    }
+
+    fn modparam(&self, module: &str, name: &str) -> Option<&crate::config::CfgValue> {
+        self.modparams
+            .iter()
+            .rev()
+            .find(|p| p.module == module && p.name.eq_ignore_ascii_case(name))
+            .map(|p| &p.value)
+    }
+
+    fn location(&self) -> Option<&crate::usrloc::Usrloc> {
+        self.location.as_deref()
     }
 }
 

@@ -149,14 +149,15 @@ impl Server {
             .filter(|(p, _, _)| *p == Proto::Tcp)
             .map(|&(_, a, _)| a)
             .collect();
+        // Queue-fed workers take TCP messages and jobs such as a failure
+        // route after a timeout: `children` of them with TCP, else one.
         let mut tcp_queues = Vec::new();
         let mut tcp_receivers = Vec::new();
-        if !tcp_addrs.is_empty() {
-            for _ in 0..children {
-                let (tx, rx) = mpsc::sync_channel::<worker::Job>(1024);
-                tcp_queues.push(tx);
-                tcp_receivers.push(rx);
-            }
+        let queue_workers = if tcp_addrs.is_empty() { 1 } else { children };
+        for _ in 0..queue_workers {
+            let (tx, rx) = mpsc::sync_channel::<worker::Job>(1024);
+            tcp_queues.push(tx);
+            tcp_receivers.push(rx);
         }
         let tcp = if tcp_addrs.is_empty() {
             None
@@ -193,9 +194,10 @@ impl Server {
             }
         }
         for c in 0..tcp_receivers.len() {
-            names.push(format!("tcp-{c}"));
+            names.push(format!("queue-{c}"));
         }
-        let core = Arc::new(Core::new(config, udp, tcp, &listens, names));
+        let core = Arc::new_cyclic(|me| Core::new(config, udp, tcp, &listens, names, me));
+        core.set_job_queues(tcp_queues.clone());
         let shutdown = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), ScriptError>>();
         let mut workers = Vec::new();

@@ -14,6 +14,8 @@ use crate::transport::{Proto, RecvInfo};
 /// Work handed to a queue-fed worker.
 pub enum Job {
     Message(Vec<u8>, RecvInfo),
+    /// Run the failure route of a transaction whose branches timed out.
+    TmFailure(crate::tm::TxnRef),
     /// Look at the shutdown flag and the script version now.
     Wake,
 }
@@ -117,6 +119,10 @@ impl Worker {
                         self.follow_reload(&mut host, &mut local);
                         self.count_message();
                         route::handle(&self.core, &mut host, &mut local, &bytes, recv);
+                    }
+                    Ok(Job::TmFailure(txn)) => {
+                        self.follow_reload(&mut host, &mut local);
+                        route::tm_failure_job(&self.core, &mut host, &mut local, &txn);
                     }
                     Ok(Job::Wake) | Err(mpsc::RecvTimeoutError::Timeout) => {}
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,

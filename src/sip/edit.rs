@@ -107,10 +107,10 @@ fn check_value(text: &str) -> Result<(), EditError> {
 impl SipMsg {
     /// Validates a byte range of the original message for editing.
     fn check_range(&self, start: usize, end: usize) -> Result<(), EditError> {
-        if start > end || start < self.start as usize || end > self.end as usize {
+        if start > end || start < self.idx.start as usize || end > self.idx.end as usize {
             return Err(EditError::OutOfRange);
         }
-        let b = self.body.start();
+        let b = self.idx.body.start();
         if start < b && end > b {
             return Err(EditError::StraddlesBody);
         }
@@ -119,7 +119,7 @@ impl SipMsg {
 
     fn record_checked(&mut self, start: usize, end: usize, text: &[u8]) -> Result<(), EditError> {
         self.check_range(start, end)?;
-        if start < self.body.start() && text.contains(&0) {
+        if start < self.idx.body.start() && text.contains(&0) {
             return Err(EditError::InvalidText);
         }
         self.edits.record(start, end, &[text]);
@@ -155,12 +155,12 @@ impl SipMsg {
 
     /// Appends header line(s) after the last header (Kamailio `append_hf`).
     pub fn append_header(&mut self, text: &str) -> Result<(), EditError> {
-        self.insert_lines(self.head_end as usize, text)
+        self.insert_lines(self.idx.head_end as usize, text)
     }
 
     /// Inserts header line(s) before the first header (Kamailio `insert_hf`).
     pub fn insert_header(&mut self, text: &str) -> Result<(), EditError> {
-        self.insert_lines(self.first_line_end as usize, text)
+        self.insert_lines(self.idx.first_line_end as usize, text)
     }
 
     /// Appends `Name: value` after the last header.
@@ -169,7 +169,7 @@ impl SipMsg {
             return Err(EditError::InvalidText);
         }
         check_value(value)?;
-        let at = self.head_end as usize;
+        let at = self.idx.head_end as usize;
         self.edits
             .record(at, at, &[name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);
         Ok(())
@@ -178,6 +178,7 @@ impl SipMsg {
     /// Deletes the header line at `index` (continuation lines included).
     pub fn delete_header(&mut self, index: usize) -> Result<(), EditError> {
         let e = *self
+            .idx
             .headers
             .as_slice()
             .get(index)
@@ -209,6 +210,7 @@ impl SipMsg {
     pub fn replace_header_value(&mut self, index: usize, value: &str) -> Result<(), EditError> {
         check_value(value)?;
         let e = *self
+            .idx
             .headers
             .as_slice()
             .get(index)
@@ -221,7 +223,7 @@ impl SipMsg {
     fn top_of(&self, kind: HeaderName) -> usize {
         self.entries_of(kind)
             .next()
-            .map_or(self.first_line_end as usize, |(_, e)| e.name.start())
+            .map_or(self.idx.first_line_end as usize, |(_, e)| e.name.start())
     }
 
     /// Adds a Via value on top (a new `Via:` line above the existing ones).
@@ -258,7 +260,7 @@ impl SipMsg {
             .value_spans(HeaderName::Via)
             .next()
             .ok_or(EditError::NoVia)?;
-        let e = *self.headers.as_slice().get(idx).ok_or(EditError::NoVia)?;
+        let e = *self.idx.headers.as_slice().get(idx).ok_or(EditError::NoVia)?;
         let mut elements = CommaSplit::new(self.text().as_bytes(), e.value);
         let _top = elements.next();
         let range = match elements.next() {
@@ -276,9 +278,9 @@ impl SipMsg {
         if let Some(ct) = content_type {
             check_value(ct)?;
         }
-        let bs = self.body.start() as u32;
+        let bs = self.idx.body.start() as u32;
         self.edits.ops.retain(|o| o.start < bs);
-        self.record_checked(self.body.start(), self.body.end(), body)?;
+        self.record_checked(self.idx.body.start(), self.idx.body.end(), body)?;
         if let Some(ct) = content_type {
             if let Some(seq) = self.edits.content_type_seq.take() {
                 self.edits.ops.retain(|o| o.seq != seq);
@@ -288,7 +290,7 @@ impl SipMsg {
                     self.record_checked(v.start(), v.end(), ct.as_bytes())?;
                 }
                 None => {
-                    let at = self.head_end as usize;
+                    let at = self.idx.head_end as usize;
                     let seq =
                         self.edits
                             .record(at, at, &[b"Content-Type: ", ct.as_bytes(), b"\r\n"]);

@@ -214,6 +214,17 @@ fn bucket(len: usize) -> &'static [(&'static str, HeaderName)] {
     }
 }
 
+/// ASCII case-insensitive equality against a canonical name made of
+/// letters, digits and `-`: two bytes match when equal, or when they differ
+/// only in the case bit of a letter.
+fn eq_fold(canonical: &[u8], name: &[u8]) -> bool {
+    canonical.len() == name.len()
+        && canonical.iter().zip(name).all(|(&c, &n)| {
+            let d = c ^ n;
+            d == 0 || (d == 0x20 && c.is_ascii_alphabetic())
+        })
+}
+
 impl HeaderName {
     /// Number of kinds, [`HeaderName::Other`] included; sizes per-kind tables.
     pub const COUNT: usize = HeaderName::Other as usize + 1;
@@ -224,8 +235,17 @@ impl HeaderName {
         if let [c] = name {
             return Self::from_compact(*c);
         }
+        let Some(first) = name.first().map(|c| c | 0x20) else {
+            return H::Other;
+        };
         for (text, kind) in bucket(name.len()) {
-            if text.as_bytes().eq_ignore_ascii_case(name) {
+            let t = text.as_bytes();
+            // Cheap rejection on the first letter, then an exact comparison
+            // (most agents write canonical case) before the case-folding one.
+            if t.first().map(|c| c | 0x20) != Some(first) {
+                continue;
+            }
+            if eq_fold(t, name) {
                 return *kind;
             }
         }
@@ -391,6 +411,9 @@ mod tests {
         assert_eq!(HeaderName::from_str("X-Foo"), H::Other);
         assert_eq!(HeaderName::from_str(""), H::Other);
         assert_eq!(HeaderName::from_str("Vias"), H::Other);
+        // CR differs from '-' only in the 0x20 bit: not a case difference.
+        assert_eq!(HeaderName::from_bytes(b"Call\rID"), H::Other);
+        assert_eq!(HeaderName::from_str("cALL-iD"), H::CallId);
         assert!(H::Via.is_list());
         assert!(!H::From.is_list());
         assert!(!H::Date.is_list());

@@ -10,9 +10,8 @@ use super::buffer::Buffer;
 use super::edit::EditList;
 use super::error::ParseError;
 use super::header::{Header, HeaderEntry, HeaderName};
-use super::index::HeaderIndex;
 use super::method::Method;
-use super::parse::{scan, FirstLine, Limits};
+use super::parse::{scan, FirstLine, Index, Limits};
 use super::span::Span;
 use super::text::CommaSplit;
 use super::views::ViewCache;
@@ -26,18 +25,8 @@ use super::views::ViewCache;
 #[derive(Debug)]
 pub struct SipMsg {
     pub(crate) buf: Buffer,
-    /// Start of the start line (leading CRLFs skipped).
-    pub(crate) start: u32,
-    /// End of the message (extra datagram bytes past Content-Length dropped).
-    pub(crate) end: u32,
-    pub(crate) first: FirstLine,
-    pub(crate) first_line_end: u32,
-    pub(crate) headers: HeaderIndex,
-    pub(crate) first_of: [u16; HeaderName::COUNT],
-    /// Offset of the empty line ending the headers.
-    pub(crate) head_end: u32,
-    pub(crate) body: Span,
-    pub(crate) content_length: Option<u32>,
+    /// Where everything is; see [`Index`].
+    pub(crate) idx: Index,
     pub(crate) limits: Limits,
     pub(crate) edits: EditList,
     pub(crate) new_ruri: Option<Box<str>>,
@@ -82,36 +71,23 @@ impl SipMsg {
     /// Parses with explicit size limits.
     pub fn parse_with(buf: impl Into<Vec<u8>>, limits: Limits) -> Result<SipMsg, ParseError> {
         let buf = buf.into();
-        let s = scan(&buf, limits);
-        if let Some(e) = s.error {
-            return Err(e);
-        }
-        let Some(first) = s.first else {
-            // A scan without error always has a start line; keep the
-            // function total anyway.
-            return Err(ParseError::new(
-                super::error::ParseErrorKind::BadStartLine,
-                s.start,
-            ));
-        };
-        let buffer = Buffer::new(buf, s.head_end);
-        Ok(SipMsg {
-            buf: buffer,
-            start: s.start as u32,
-            end: s.end as u32,
-            first,
-            first_line_end: s.first_line_end as u32,
-            headers: s.headers,
-            first_of: s.first_of,
-            head_end: s.head_end as u32,
-            body: Span::of(s.body_start, s.end),
-            content_length: s.content_length,
+        // Built first and filled in place: the index holds the inline header
+        // array, which is then never copied around.
+        let mut msg = SipMsg {
+            buf: Buffer::Text(String::new()),
+            idx: Index::new(),
             limits,
             edits: EditList::default(),
             new_ruri: None,
             dst_uri: None,
             views: ViewCache::default(),
-        })
+        };
+        scan(&buf, limits, &mut msg.idx);
+        if let Some(e) = msg.idx.error {
+            return Err(e);
+        }
+        msg.buf = Buffer::new(buf, msg.idx.head_end as usize);
+        Ok(msg)
     }
 
     /// Text of the start line and headers (offsets of the index are valid
@@ -122,7 +98,7 @@ impl SipMsg {
 
     /// Whether this is a request.
     pub fn is_request(&self) -> bool {
-        matches!(self.first, FirstLine::Request { .. })
+        matches!(self.idx.first, FirstLine::Request { .. })
     }
 
     /// Whether this is a reply.
@@ -133,7 +109,7 @@ impl SipMsg {
     /// The start line.
     pub fn start_line(&self) -> StartLine<'_> {
         let t = self.text();
-        match self.first {
+        match self.idx.first {
             FirstLine::Request {
                 method,
                 method_span,
@@ -159,7 +135,7 @@ impl SipMsg {
 
     /// The request method (`None` for a reply; a reply's method is in CSeq).
     pub fn method(&self) -> Option<Method> {
-        match self.first {
+        match self.idx.first {
             FirstLine::Request { method, .. } => Some(method),
             FirstLine::Reply { .. } => None,
         }
@@ -167,7 +143,7 @@ impl SipMsg {
 
     /// The request method as written.
     pub fn method_str(&self) -> Option<&str> {
-        match self.first {
+        match self.idx.first {
             FirstLine::Request { method_span, .. } => Some(method_span.get(self.text())),
             FirstLine::Reply { .. } => None,
         }
@@ -175,7 +151,7 @@ impl SipMsg {
 
     /// The status code of a reply.
     pub fn status_code(&self) -> Option<u16> {
-        match self.first {
+        match self.idx.first {
             FirstLine::Reply { code, .. } => Some(code),
             FirstLine::Request { .. } => None,
         }
@@ -183,7 +159,7 @@ impl SipMsg {
 
     /// The reason phrase of a reply.
     pub fn reason(&self) -> Option<&str> {
-        match self.first {
+        match self.idx.first {
             FirstLine::Reply { reason, .. } => Some(reason.get(self.text())),
             FirstLine::Request { .. } => None,
         }
@@ -191,7 +167,7 @@ impl SipMsg {
 
     /// Where the received Request-URI is in the buffer.
     pub(crate) fn ruri_span(&self) -> Option<Span> {
-        match self.first {
+        match self.idx.first {
             FirstLine::Request { uri, .. } => Some(uri),
             FirstLine::Reply { .. } => None,
         }
@@ -219,12 +195,12 @@ impl SipMsg {
     /// (leading CRLFs and datagram bytes past Content-Length excluded). This
     /// is what serialising without edits produces.
     pub fn as_bytes(&self) -> &[u8] {
-        Span::new(self.start, self.end).bytes(self.buf.bytes())
+        Span::new(self.idx.start, self.idx.end).bytes(self.buf.bytes())
     }
 
     /// Size of [`as_bytes`](SipMsg::as_bytes).
     pub fn len(&self) -> usize {
-        (self.end - self.start) as usize
+        (self.idx.end - self.idx.start) as usize
     }
 
     /// Always false: a parsed message has at least a start line. Present for
@@ -235,7 +211,7 @@ impl SipMsg {
 
     /// The body bytes.
     pub fn body(&self) -> &[u8] {
-        self.body.bytes(self.buf.bytes())
+        self.idx.body.bytes(self.buf.bytes())
     }
 
     /// The body as text, if it is valid UTF-8.
@@ -245,18 +221,18 @@ impl SipMsg {
 
     /// Where the body is in the buffer.
     pub fn body_span(&self) -> Span {
-        self.body
+        self.idx.body
     }
 
     /// The Content-Length value, if the header is present (the scanner has
     /// already checked it).
     pub fn content_length(&self) -> Option<u32> {
-        self.content_length
+        self.idx.content_length
     }
 
     /// Number of header lines (folded lines count once).
     pub fn header_count(&self) -> usize {
-        self.headers.len()
+        self.idx.headers.len()
     }
 
     fn make_header(&self, index: usize, entry: HeaderEntry) -> Header<'_> {
@@ -272,13 +248,13 @@ impl SipMsg {
 
     /// The header at `index`, in message order.
     pub fn header_at(&self, index: usize) -> Option<Header<'_>> {
-        let e = *self.headers.as_slice().get(index)?;
+        let e = *self.idx.headers.as_slice().get(index)?;
         Some(self.make_header(index, e))
     }
 
     /// All headers in message order.
     pub fn headers(&self) -> impl Iterator<Item = Header<'_>> + '_ {
-        self.headers
+        self.idx.headers
             .as_slice()
             .iter()
             .enumerate()
@@ -291,14 +267,7 @@ impl SipMsg {
         &self,
         kind: HeaderName,
     ) -> impl Iterator<Item = (usize, &HeaderEntry)> + '_ {
-        let first = usize::from(self.first_of[kind as usize]);
-        let skip = if first == 0 { usize::MAX } else { first - 1 };
-        self.headers
-            .as_slice()
-            .iter()
-            .enumerate()
-            .skip(skip)
-            .filter(move |(_, e)| e.kind == kind)
+        self.idx.entries(kind)
     }
 
     /// The first header of a kind.
@@ -491,6 +460,6 @@ mod tests {
 
     #[test]
     fn index_stays_inline_for_typical_messages() {
-        assert!(!msg().headers.spilled());
+        assert!(!msg().idx.headers.spilled());
     }
 }

@@ -18,7 +18,10 @@ use super::header::{HeaderEntry, HeaderName};
 use super::index::HeaderIndex;
 use super::method::Method;
 use super::span::Span;
-use super::text::{find_byte, find_in, is_ws, parse_u32, skip_blank, skip_ws, token_end, trim};
+use super::text::{
+    find_blank, find_byte, find_in, find_lf_or_nul, is_token, is_ws, parse_u32, skip_blank, skip_ws,
+    token_end, trim,
+};
 
 /// Default largest accepted message, in bytes (the largest UDP payload, and
 /// Kamailio's default buffer size).
@@ -72,38 +75,52 @@ pub(crate) enum FirstLine {
     },
 }
 
-/// Everything one scan learned, possibly with an error.
+/// The index of one message: everything one scan learned, possibly with an
+/// error. A [`SipMsg`](super::SipMsg) embeds it; the scanner fills it in
+/// place so that the sizeable inline header array is never copied.
 #[derive(Clone, Debug)]
-pub(crate) struct Scanned {
+pub(crate) struct Index {
     /// First byte of the start line (after leading CR/LF).
-    pub(crate) start: usize,
-    pub(crate) first: Option<FirstLine>,
+    pub(crate) start: u32,
+    /// End of the message: body start plus Content-Length, or end of input.
+    pub(crate) end: u32,
+    /// The start line; a placeholder reply with code 0 until it is parsed.
+    pub(crate) first: FirstLine,
     /// Just past the start line's line break: where headers begin.
-    pub(crate) first_line_end: usize,
+    pub(crate) first_line_end: u32,
     pub(crate) headers: HeaderIndex,
     /// For each kind, 1 + the index of its first header, or 0 if absent.
     pub(crate) first_of: [u16; HeaderName::COUNT],
     /// Offset of the empty line that ends the headers.
-    pub(crate) head_end: usize,
-    /// First byte of the body (just past the empty line).
-    pub(crate) body_start: usize,
-    /// End of the message: body start plus Content-Length, or end of input.
-    pub(crate) end: usize,
+    pub(crate) head_end: u32,
+    /// From just past the empty line to `end`.
+    pub(crate) body: Span,
     pub(crate) content_length: Option<u32>,
     pub(crate) error: Option<ParseError>,
 }
 
-impl Scanned {
-    fn new() -> Scanned {
-        Scanned {
+/// Keeps the `u32` conversions of offsets in one place: every offset the
+/// scanner stores is below the effective size limit, itself below
+/// `u32::MAX`.
+const fn off(x: usize) -> u32 {
+    x as u32
+}
+
+impl Index {
+    pub(crate) fn new() -> Index {
+        Index {
             start: 0,
-            first: None,
+            end: 0,
+            first: FirstLine::Reply {
+                version: Span::new(0, 0),
+                code: 0,
+                reason: Span::new(0, 0),
+            },
             first_line_end: 0,
             headers: HeaderIndex::default(),
             first_of: [0; HeaderName::COUNT],
             head_end: 0,
-            body_start: 0,
-            end: 0,
+            body: Span::new(0, 0),
             content_length: None,
             error: None,
         }
@@ -120,78 +137,112 @@ impl Scanned {
         self.first_of[kind as usize] != 0
     }
 
-    /// Whether a 400 could be built: a request other than ACK (ACK never
-    /// gets a reply) with the five headers a reply copies.
-    pub(crate) fn replyable(&self) -> bool {
-        let request = matches!(
-            self.first,
-            Some(FirstLine::Request { method, .. }) if method != Method::Ack
-        );
-        request
-            && [
-                HeaderName::Via,
-                HeaderName::From,
-                HeaderName::To,
-                HeaderName::CallId,
-                HeaderName::CSeq,
-            ]
+    /// Entries of one kind, starting from the first one recorded, so that
+    /// asking for an absent kind costs nothing.
+    pub(crate) fn entries(&self, kind: HeaderName) -> impl Iterator<Item = (usize, &HeaderEntry)> + '_ {
+        let first = usize::from(self.first_of[kind as usize]);
+        let skip = first.checked_sub(1).unwrap_or(usize::MAX);
+        self.headers
+            .as_slice()
             .iter()
-            .all(|k| self.has(*k))
+            .enumerate()
+            .skip(skip)
+            .filter(move |(_, e)| e.kind == kind)
     }
 
-    fn finish(mut self) -> Scanned {
-        let replyable = self.replyable();
-        if let Some(e) = &mut self.error {
-            e.can_reply = replyable;
+    /// Whether a 400 could be built: a request other than ACK (ACK never
+    /// gets a reply) with the five headers a reply copies, none of which
+    /// holds a NUL byte (the reply would carry it).
+    pub(crate) fn replyable(&self, buf: &[u8]) -> bool {
+        let request = matches!(
+            self.first,
+            FirstLine::Request { method, .. } if method != Method::Ack
+        );
+        const COPIED: [HeaderName; 5] = [
+            HeaderName::Via,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CallId,
+            HeaderName::CSeq,
+        ];
+        request
+            && COPIED.iter().all(|k| self.has(*k))
+            && !self
+                .headers
+                .as_slice()
+                .iter()
+                .filter(|e| COPIED.contains(&e.kind))
+                .any(|e| e.value.bytes(buf).contains(&0))
+    }
+
+    fn finish(&mut self, buf: &[u8]) {
+        if self.error.is_some() {
+            let replyable = self.replyable(buf);
+            if let Some(e) = &mut self.error {
+                e.can_reply = replyable;
+            }
         }
-        self
     }
 }
 
-/// Scans one complete message (a datagram, or a frame cut from a stream).
-pub(crate) fn scan(buf: &[u8], limits: Limits) -> Scanned {
+/// Scans one complete message (a datagram, or a frame cut from a stream)
+/// into `s`, which must be fresh ([`Index::new`]).
+pub(crate) fn scan(buf: &[u8], limits: Limits, s: &mut Index) {
     let limits = limits.effective();
-    let mut s = Scanned::new();
     if buf.len() > limits.max_size {
         s.fail(K::TooLarge, limits.max_size);
-        return s;
+        return;
     }
+    scan_lines(buf, limits, s);
+    s.finish(buf);
+}
 
+fn scan_lines(buf: &[u8], limits: Limits, s: &mut Index) {
     // RFC 3261 §7.5: CRLFs before the start line are ignored (they are how
     // keepalives look).
     let mut pos = 0;
     while pos < buf.len() && matches!(buf[pos], b'\r' | b'\n') {
         pos += 1;
     }
-    s.start = pos;
+    s.start = off(pos);
     if pos == buf.len() {
         s.fail(K::Empty, pos);
-        return s;
+        return;
     }
 
     let Some(lf) = find_byte(buf, pos, b'\n') else {
         s.fail(K::NoEndOfHeaders, buf.len());
-        return s;
+        return;
     };
     let line_end = if lf > pos && buf[lf - 1] == b'\r' {
         lf - 1
     } else {
         lf
     };
+    if let Some(nul) = find_in(buf, pos, line_end, 0) {
+        s.fail(K::NulByte, nul);
+        return;
+    }
     match parse_first_line(buf, pos, line_end) {
-        Ok(fl) => s.first = Some(fl),
+        Ok(fl) => s.first = fl,
         Err((kind, at)) => {
             s.fail(kind, at);
-            return s;
+            return;
         }
     }
     pos = lf + 1;
-    s.first_line_end = pos;
+    s.first_line_end = off(pos);
 
-    loop {
-        let Some(lf) = find_byte(buf, pos, b'\n') else {
+    let mut after_bad_line = false;
+    let body_start = loop {
+        let mut found = find_lf_or_nul(buf, pos);
+        while let Some(nul) = found.filter(|&i| buf[i] == 0) {
+            s.fail(K::NulByte, nul);
+            found = find_lf_or_nul(buf, nul + 1);
+        }
+        let Some(lf) = found else {
             s.fail(K::NoEndOfHeaders, buf.len());
-            return s.finish();
+            return;
         };
         let end = if lf > pos && buf[lf - 1] == b'\r' {
             lf - 1
@@ -199,48 +250,45 @@ pub(crate) fn scan(buf: &[u8], limits: Limits) -> Scanned {
             lf
         };
         if end == pos {
-            s.head_end = pos;
-            s.body_start = lf + 1;
-            break;
+            s.head_end = off(pos);
+            break lf + 1;
         }
         if matches!(buf[pos], b' ' | b'\t') {
             // A continuation line: RFC 3261 §7.3.1 folding, part of the
-            // previous header's value.
+            // previous header's value. After a rejected line it belongs to
+            // nothing (attaching it to the header before the rejected line
+            // would splice foreign text into that header).
             match s.headers.last_mut() {
+                _ if after_bad_line => {}
                 None => s.fail(K::FoldWithoutHeader, pos),
                 Some(h) => {
                     let (cs, ce) = trim(buf, pos, end);
                     if cs < ce {
-                        h.value = if h.value.is_empty() {
-                            Span::of(cs, ce)
+                        let vs = if h.value.is_empty() {
+                            cs
                         } else {
-                            Span::of(h.value.start(), ce)
+                            h.value.start()
                         };
+                        h.value = Span::new(off(vs), off(ce));
                     }
-                    // The size limit keeps every offset below u32::MAX.
-                    h.line_end = (lf + 1) as u32;
+                    h.line_end = off(lf + 1);
                 }
             }
-        } else if let Err(kind) = header_line(&mut s, buf, pos, end, lf, limits) {
-            if kind == K::TooManyHeaders {
-                s.fail(kind, pos);
-                return s.finish();
-            }
+        } else if let Err(kind) = header_line(s, buf, pos, end, lf, limits.max_headers) {
             s.fail(kind, pos);
+            if kind == K::TooManyHeaders {
+                return;
+            }
+            after_bad_line = true;
+        } else {
+            after_bad_line = false;
         }
         pos = lf + 1;
-    }
-
-    if let Some(nul) = find_in(buf, s.start, s.head_end, 0) {
-        s.fail(K::NulByte, nul);
-    }
+    };
 
     let mut cl: Option<u32> = None;
     let mut cl_error = None;
-    for h in s.headers.as_slice() {
-        if h.kind != HeaderName::ContentLength {
-            continue;
-        }
+    for (_, h) in s.entries(HeaderName::ContentLength) {
         match parse_u32(h.value.bytes(buf)) {
             None => cl_error = cl_error.or(Some((K::BadContentLength, h.value.start()))),
             Some(n) => match cl {
@@ -255,56 +303,60 @@ pub(crate) fn scan(buf: &[u8], limits: Limits) -> Scanned {
         s.fail(kind, at);
     }
     s.content_length = cl;
-    let available = buf.len() - s.body_start;
-    s.end = match cl {
+    let available = buf.len() - body_start;
+    let end = match cl {
         Some(n) if n as usize > available => {
             s.fail(K::BodyTruncated, buf.len());
             buf.len()
         }
         // RFC 3261 §18.3: bytes past Content-Length in a datagram are
         // discarded.
-        Some(n) => s.body_start + n as usize,
+        Some(n) => body_start + n as usize,
         None => buf.len(),
     };
-    s.finish()
+    s.end = off(end);
+    s.body = Span::new(off(body_start), off(end));
 }
 
 /// Records one (non-continuation) header line `pos..end` whose line break is
 /// at `lf`.
 fn header_line(
-    s: &mut Scanned,
+    s: &mut Index,
     buf: &[u8],
     pos: usize,
     end: usize,
     lf: usize,
-    limits: Limits,
+    max_headers: usize,
 ) -> Result<(), K> {
-    let name_end = token_end(buf, pos, end);
+    let colon = find_in(buf, pos, end, b':').ok_or(K::MissingColon)?;
     // RFC 3261 HCOLON allows SP/HTAB between the name and the colon.
-    let colon = skip_blank(buf, name_end, end);
-    if colon >= end || buf[colon] != b':' {
-        return Err(if find_in(buf, pos, end, b':').is_some() {
-            K::BadHeaderName
-        } else {
-            K::MissingColon
-        });
+    let mut name_end = colon;
+    while name_end > pos && matches!(buf[name_end - 1], b' ' | b'\t') {
+        name_end -= 1;
     }
-    if name_end == pos {
+    let name = &buf[pos..name_end];
+    let kind = HeaderName::from_bytes(name);
+    // A known kind matched a valid token, so only unknown names need their
+    // characters checked.
+    if name.is_empty() || (kind == HeaderName::Other && !name.iter().all(|&c| is_token(c))) {
         return Err(K::BadHeaderName);
     }
-    if s.headers.len() >= limits.max_headers {
+    if s.headers.len() >= max_headers {
         return Err(K::TooManyHeaders);
     }
-    let (vs, ve) = trim(buf, colon + 1, end);
-    let kind = HeaderName::from_bytes(&buf[pos..name_end]);
+    let vs = skip_blank(buf, colon + 1, end);
+    let mut ve = end;
+    while ve > vs && is_ws(buf[ve - 1]) {
+        ve -= 1;
+    }
     let slot = &mut s.first_of[kind as usize];
     if *slot == 0 {
         *slot = u16::try_from(s.headers.len() + 1).unwrap_or(u16::MAX);
     }
     s.headers.push(HeaderEntry {
-        name: Span::of(pos, name_end),
-        value: Span::of(vs, ve),
-        line_end: (lf + 1) as u32,
+        name: Span::new(off(pos), off(name_end)),
+        value: Span::new(off(vs), off(ve)),
+        line_end: off(lf + 1),
         kind,
     });
     Ok(())
@@ -348,18 +400,13 @@ fn parse_first_line(b: &[u8], s: usize, e: usize) -> Result<FirstLine, (K, usize
         return Err((K::BadStartLine, me));
     }
     let us = skip_blank(b, me, e);
-    let mut ue = us;
-    while ue < e && !is_ws(b[ue]) {
-        ue += 1;
-    }
+    // The line has no line break left in it, so the next blank ends the URI.
+    let ue = find_blank(b, us, e).unwrap_or(e);
     let vs = skip_blank(b, ue, e);
-    if ue == us || vs == ue || vs >= e {
+    if ue == us || vs == ue || vs >= e || b[us..ue].contains(&b'\r') {
         return Err((K::BadStartLine, ue));
     }
-    let mut ve = vs;
-    while ve < e && !is_ws(b[ve]) {
-        ve += 1;
-    }
+    let ve = find_blank(b, vs, e).unwrap_or(e);
     if skip_ws(b, ve, e) != e {
         return Err((K::BadStartLine, ve));
     }
@@ -380,14 +427,20 @@ fn parse_first_line(b: &[u8], s: usize, e: usize) -> Result<FirstLine, (K, usize
 mod tests {
     use super::*;
 
-    fn ok(msg: &str) -> Scanned {
-        let s = scan(msg.as_bytes(), Limits::default());
+    fn scan_new(msg: &[u8], limits: Limits) -> Index {
+        let mut s = Index::new();
+        scan(msg, limits, &mut s);
+        s
+    }
+
+    fn ok(msg: &str) -> Index {
+        let s = scan_new(msg.as_bytes(), Limits::default());
         assert_eq!(s.error, None, "{msg:?}");
         s
     }
 
     fn err(msg: &[u8]) -> ParseError {
-        let s = scan(msg, Limits::default());
+        let s = scan_new(msg, Limits::default());
         match s.error {
             Some(e) => e,
             None => panic!("accepted {:?}", String::from_utf8_lossy(msg)),
@@ -405,7 +458,7 @@ mod tests {
     #[test]
     fn request_line_headers_and_body() {
         let s = ok(BASIC);
-        let Some(FirstLine::Request { method, uri, .. }) = s.first else {
+        let FirstLine::Request { method, uri, .. } = s.first else {
             panic!("not a request");
         };
         assert_eq!(method, Method::Invite);
@@ -420,7 +473,7 @@ mod tests {
             "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
         );
         assert_eq!(s.content_length, Some(4));
-        assert_eq!(&BASIC[s.body_start..s.end], "body");
+        assert_eq!(&BASIC[s.body.range()], "body");
         assert_eq!(s.first_of[HeaderName::CSeq as usize], 5);
         assert_eq!(s.first_of[HeaderName::Route as usize], 0);
     }
@@ -429,13 +482,13 @@ mod tests {
     fn status_line() {
         let m = "SIP/2.0 180 Ringing Now\r\nCSeq: 1 INVITE\r\n\r\n";
         let s = ok(m);
-        let Some(FirstLine::Reply { code, reason, .. }) = s.first else {
+        let FirstLine::Reply { code, reason, .. } = s.first else {
             panic!("not a reply");
         };
         assert_eq!(code, 180);
         assert_eq!(reason.get(m), "Ringing Now");
         let s = ok("SIP/2.0 200\r\n\r\n");
-        assert!(matches!(s.first, Some(FirstLine::Reply { code: 200, .. })));
+        assert!(matches!(s.first, FirstLine::Reply { code: 200, .. }));
     }
 
     #[test]
@@ -448,7 +501,7 @@ mod tests {
         assert_eq!(h[0].value.get(m), "first\n\tsecond");
         assert_eq!(h[0].line().get(m), "Subject :\n  first\n\tsecond  \n");
         assert_eq!(h[1].value.get(m), "1");
-        assert_eq!(s.end, m.len());
+        assert_eq!(s.end as usize, m.len());
     }
 
     #[test]
@@ -457,7 +510,7 @@ mod tests {
         let s = ok(m);
         assert_eq!(s.start, 4);
         assert_eq!(
-            &m[s.start..s.end],
+            &m[s.start as usize..s.end as usize],
             "BYE sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n"
         );
     }
@@ -551,13 +604,13 @@ mod tests {
             max_headers: 4,
             ..Limits::default()
         };
-        let s = scan(m.as_bytes(), limits);
+        let s = scan_new(m.as_bytes(), limits);
         assert_eq!(s.error.map(|e| e.kind), Some(K::TooManyHeaders));
         let limits = Limits {
             max_headers: 5,
             ..Limits::default()
         };
-        assert_eq!(scan(m.as_bytes(), limits).error, None);
+        assert_eq!(scan_new(m.as_bytes(), limits).error, None);
     }
 
     #[test]
@@ -565,10 +618,10 @@ mod tests {
         let s = ok("GET /rpc HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(matches!(
             s.first,
-            Some(FirstLine::Request {
+            FirstLine::Request {
                 method: Method::Get,
                 ..
-            })
+            }
         ));
     }
 }

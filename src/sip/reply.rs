@@ -15,7 +15,7 @@ use super::error::ReplyError;
 use super::header::{HeaderEntry, HeaderName};
 use super::method::Method;
 use super::msg::SipMsg;
-use super::parse::{scan, Limits};
+use super::parse::{scan, Index, Limits};
 use super::serialize::{emit, fmt_u32};
 use super::span::Span;
 
@@ -184,7 +184,7 @@ pub fn build_reply(
     if !req.is_request() || req.method() == Some(Method::Ack) {
         return Err(ReplyError::NotAnswerable);
     }
-    let headers = req.headers.as_slice();
+    let headers = req.idx.headers.as_slice();
     first(headers, HeaderName::Via)?;
     let to = first(headers, HeaderName::To)?;
     let src = req.buf.bytes();
@@ -220,8 +220,9 @@ pub fn build_reply(
 /// [`ParseError::can_reply`](super::ParseError::can_reply) reports).
 /// Returns whether a reply was written.
 pub fn build_bad_request(raw: &[u8], reason: &str, out: &mut Vec<u8>) -> bool {
-    let s = scan(raw, Limits::default());
-    if !s.replyable() {
+    let mut s = Index::new();
+    scan(raw, Limits::default(), &mut s);
+    if !s.replyable(raw) {
         return false;
     }
     let headers = s.headers.as_slice();

@@ -136,8 +136,8 @@ impl SipMsg {
     /// Without edits this writes exactly [`as_bytes`](SipMsg::as_bytes).
     pub fn write_into(&self, out: &mut Vec<u8>) {
         let src = self.buf.bytes();
-        let (ms, me) = (self.start as usize, self.end as usize);
-        let bs = self.body.start();
+        let (ms, me) = (self.idx.start as usize, self.idx.end as usize);
+        let bs = self.idx.body.start();
 
         let body_changed = self.edits.ops.iter().any(|o| o.start as usize >= bs);
         let body_len = if body_changed {
@@ -145,7 +145,7 @@ impl SipMsg {
             emit(src, bs, me, true, self.resolved_edits(), &mut c);
             c.0
         } else {
-            self.body.len()
+            self.idx.body.len()
         };
         let fix_length = body_changed || self.edits.force_content_length;
         let mut digits_buf = [0u8; 10];
@@ -171,7 +171,7 @@ impl SipMsg {
                 text: digits,
             });
         let mut line_buf = [0u8; 32];
-        let missing = fix_length && self.content_length.is_none();
+        let missing = fix_length && self.idx.content_length.is_none();
         let added = missing.then(|| {
             let head = b"Content-Length: ";
             let n = head.len() + digits.len() + 2;
@@ -181,9 +181,9 @@ impl SipMsg {
             n
         });
         let added = added.map(|n| Resolved {
-            start: self.head_end as usize,
-            end: self.head_end as usize,
-            key: (self.head_end, false, u32::MAX),
+            start: self.idx.head_end as usize,
+            end: self.idx.head_end as usize,
+            key: (self.idx.head_end, false, u32::MAX),
             text: &line_buf[..n],
         });
         // The Request-URI precedes every header and the added line follows

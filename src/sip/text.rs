@@ -12,31 +12,85 @@
 
 use super::span::Span;
 
+/// Character classes, looked up in one table: the byte loops over names,
+/// hosts and tokens run for every header of every message, and a table
+/// lookup is cheaper than a chain of range comparisons.
+const TOKEN: u8 = 1;
+const HOST: u8 = 2;
+const WS: u8 = 4;
+const IPV6: u8 = 8;
+/// Bytes that matter when splitting a comma list: `" < > ( ) ,`.
+const LIST_SPECIAL: u8 = 16;
+/// Bytes that end a parameter name: white space and `; = ? " < > ,`.
+const PARAM_NAME_END: u8 = 32;
+/// Bytes that end an unquoted parameter value: white space and `;`.
+const PARAM_VALUE_END: u8 = 64;
+
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        let mut c = 0;
+        if alnum
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            )
+        {
+            c |= TOKEN;
+        }
+        if alnum || matches!(b, b'-' | b'.' | b'_') {
+            c |= HOST;
+        }
+        if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+            c |= WS;
+        }
+        if b.is_ascii_hexdigit() || matches!(b, b':' | b'.') {
+            c |= IPV6;
+        }
+        if matches!(b, b'"' | b'<' | b'>' | b'(' | b')' | b',') {
+            c |= LIST_SPECIAL;
+        }
+        let ws = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+        if ws || matches!(b, b';' | b'=' | b'?' | b'"' | b'<' | b'>' | b',') {
+            c |= PARAM_NAME_END;
+        }
+        if ws || b == b';' {
+            c |= PARAM_VALUE_END;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
 /// White space as the parser sees it once lines are joined: SP, HTAB and the
 /// CR/LF left inside a folded header value (RFC 3261 §7.3.1 LWS).
+#[inline]
 pub(crate) const fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+    CLASSES[b as usize] & WS != 0
 }
 
 /// RFC 3261 `token` characters.
+#[inline]
 pub(crate) const fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    CLASSES[b as usize] & TOKEN != 0
 }
 
 /// Characters of a host name or IPv4 address. The underscore is not in the
 /// grammar but is common enough in real deployments to be accepted.
+#[inline]
 pub(crate) const fn is_host_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')
+    CLASSES[b as usize] & HOST != 0
 }
 
 /// Characters inside an IPv6 reference `[...]` (hex digits, colons, and the
 /// dots of an embedded IPv4 tail).
+#[inline]
 pub(crate) const fn is_ipv6_char(b: u8) -> bool {
-    b.is_ascii_hexdigit() || matches!(b, b':' | b'.')
+    CLASSES[b as usize] & IPV6 != 0
 }
 
 /// First index at or after `i` (and before `end`) that is not white space.
@@ -77,38 +131,79 @@ pub(crate) fn token_end(b: &[u8], mut i: usize, end: usize) -> usize {
     i
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `x` that is zero. Borrows can only create
+/// false marks above a true one, so the lowest mark is exact.
+#[inline]
+const fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// Shared word-at-a-time search: position of the first byte at or after
+/// `from` for which `marks` (applied to 8 bytes read little-endian) sets a
+/// high bit, or that `scalar` accepts in the tail.
+#[inline]
+fn search(
+    hay: &[u8],
+    from: usize,
+    marks: impl Fn(u64) -> u64,
+    scalar: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let rest = hay.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut base = from;
+    for chunk in &mut chunks {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let m = marks(u64::from_le_bytes(word));
+        if m != 0 {
+            return Some(base + (m.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| scalar(b))
+        .map(|p| base + p)
+}
+
 /// Position of the first `needle` at or after `from`.
 ///
 /// This runs over every line of every message, so it compares eight bytes
 /// at a time with the classic "has zero byte" bit trick instead of a byte
 /// loop; it is plain safe code, no SIMD intrinsics.
 pub(crate) fn find_byte(hay: &[u8], from: usize, needle: u8) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
     let pattern = LO.wrapping_mul(u64::from(needle));
-    let len = hay.len();
-    let mut i = from;
-    while i + 8 <= len {
-        let Some(Ok(chunk)) = hay.get(i..i + 8).map(<[u8; 8]>::try_from) else {
-            break;
-        };
-        let x = u64::from_le_bytes(chunk) ^ pattern;
-        // A set high bit marks a zero byte of `x`, i.e. a match. Borrows can
-        // only create false marks above a true one, so the lowest mark is
-        // exact.
-        let marks = x.wrapping_sub(LO) & !x & HI;
-        if marks != 0 {
-            return Some(i + (marks.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    while i < len {
-        if hay[i] == needle {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
+    search(hay, from, |w| zero_bytes(w ^ pattern), |b| b == needle)
+}
+
+/// Position of the first LF or NUL at or after `from`: the scanner looks for
+/// line ends and rejects NUL bytes in the same pass.
+pub(crate) fn find_lf_or_nul(hay: &[u8], from: usize) -> Option<usize> {
+    let lf = LO.wrapping_mul(u64::from(b'\n'));
+    search(
+        hay,
+        from,
+        |w| zero_bytes(w ^ lf) | zero_bytes(w),
+        |b| b == b'\n' || b == 0,
+    )
+}
+
+/// Position of the first SP or HTAB in `from..end`.
+pub(crate) fn find_blank(hay: &[u8], from: usize, end: usize) -> Option<usize> {
+    let hay = hay.get(..end.min(hay.len()))?;
+    let sp = LO.wrapping_mul(u64::from(b' '));
+    let ht = LO.wrapping_mul(u64::from(b'\t'));
+    search(
+        hay,
+        from,
+        |w| zero_bytes(w ^ sp) | zero_bytes(w ^ ht),
+        |b| b == b' ' || b == b'\t',
+    )
 }
 
 /// Position of the first `needle` in `from..end`, if any.
@@ -186,6 +281,17 @@ impl Iterator for CommaSplit<'_> {
             let mut in_angle = false;
             let mut comment_depth = 0u32;
             while i < self.end {
+                // Most bytes are ordinary: skip them in a tight loop.
+                let ordinary = b[i..self.end]
+                    .iter()
+                    .position(|&c| CLASSES[c as usize] & LIST_SPECIAL != 0);
+                match ordinary {
+                    Some(n) => i += n,
+                    None => {
+                        i = self.end;
+                        break;
+                    }
+                }
                 match b[i] {
                     b'"' => {
                         i = skip_quoted(b, i, self.end);
@@ -238,7 +344,7 @@ impl<'a> ParamSpans<'a> {
 }
 
 const fn is_param_char(b: u8) -> bool {
-    !is_ws(b) && !matches!(b, b';' | b'=' | b'?' | b'"' | b'<' | b'>' | b',')
+    CLASSES[b as usize] & PARAM_NAME_END == 0
 }
 
 impl Iterator for ParamSpans<'_> {
@@ -271,7 +377,7 @@ impl Iterator for ParamSpans<'_> {
                 if k < end && b[k] == b'"' {
                     k = skip_quoted(b, k, end);
                 } else {
-                    while k < end && !is_ws(b[k]) && b[k] != b';' {
+                    while k < end && CLASSES[b[k] as usize] & PARAM_VALUE_END == 0 {
                         k += 1;
                     }
                 }
@@ -372,8 +478,34 @@ mod tests {
             }
         }
         assert_eq!(find_byte(b"abc", 10, b'a'), None);
+        for from in 0..hay.len() {
+            let naive = hay[from..]
+                .iter()
+                .position(|&b| b == 0 || b == b'\n')
+                .map(|p| p + from);
+            assert_eq!(find_lf_or_nul(&hay, from), naive);
+        }
+        assert_eq!(find_lf_or_nul(b"0123456789\0\n", 3), Some(10));
+        assert_eq!(find_blank(b"sip:abcdefghijkl\tx y", 0, 21), Some(16));
+        assert_eq!(find_blank(b"sip:abcdefghijkl\tx y", 0, 16), None);
+        assert_eq!(find_blank(b"a b", 2, 99), None);
         assert_eq!(find_in(b"abcabc", 1, 3, b'a'), None);
         assert_eq!(find_in(b"abcabc", 1, 4, b'a'), Some(3));
+    }
+
+    #[test]
+    fn classes_match_the_grammar() {
+        for b in 0..=255u8 {
+            let token = b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b);
+            assert_eq!(is_token(b), token, "{b}");
+            assert_eq!(is_ws(b), b" \t\r\n".contains(&b), "{b}");
+            assert_eq!(is_host_char(b), b.is_ascii_alphanumeric() || b"-._".contains(&b));
+            assert_eq!(is_ipv6_char(b), b.is_ascii_hexdigit() || b":.".contains(&b));
+            let ws = b" \t\r\n".contains(&b);
+            assert_eq!(is_param_char(b), !ws && !b";=?\"<>,".contains(&b));
+            let special = CLASSES[b as usize] & LIST_SPECIAL != 0;
+            assert_eq!(special, b"\"<>(),".contains(&b));
+        }
     }
 
     #[test]

@@ -1,0 +1,278 @@
+//! tm through a real kemid: a caller and callees on loopback sockets, the
+//! same script in both engines. Covers a full call, serial forking from a
+//! failure route, CANCEL of a ringing call, a timeout, and retransmission
+//! absorption.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{addr, start, UdpClient};
+use kemid::engine::Lang;
+use kemid::sip::{build_reply, Method, SipMsg};
+use kemid::transport::Proto;
+
+const CFG: &str = "loadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nmodparam(\"tm\", \"fr_timer\", 1500)\nmodparam(\"tm\", \"fr_inv_timer\", 3000)\n";
+
+/// The same text is valid JavaScript and Squirrel. `second` is where the
+/// failure route sends a call refused with 486.
+fn script(second: SocketAddr) -> String {
+    format!(
+        r#"
+function ksr_request_route() {{
+    // 0: a retransmission or an ACK to a negative reply, absorbed.
+    if (KSR.tm.t_check_trans() == 0) {{
+        return;
+    }}
+    // t_relay forwards an ACK to a 2xx statelessly and turns a CANCEL of
+    // a known INVITE into CANCELs of its branches.
+    KSR.tm.t_on_failure("ksr_failure");
+    if (KSR.tm.t_relay() < 0) {{
+        KSR.sl.sl_reply_error();
+    }}
+}}
+
+function ksr_failure() {{
+    if (KSR.tm.t_is_canceled() > 0) {{
+        return;
+    }}
+    if (KSR.tm.t_check_status("486") > 0) {{
+        KSR.tm.t_relay_to_proxy("udp:{second}");
+    }}
+}}
+"#
+    )
+}
+
+struct Call {
+    caller: UdpClient,
+    proxy: SocketAddr,
+    call_id: String,
+    branch: String,
+}
+
+fn invite(caller: &UdpClient, proxy: SocketAddr, callee: SocketAddr) -> (Vec<u8>, Call) {
+    let n = common::unique();
+    let call_id = format!("call-{n}");
+    let branch = format!("z9hG4bK-inv{n}");
+    let text = format!(
+        "INVITE sip:bob@{callee} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={branch};rport\r\nFrom: <sip:alice@example.com>;tag=a{n}\r\nTo: <sip:bob@example.com>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        caller.local(),
+        caller.local()
+    );
+    let call = Call {
+        caller: UdpClient::new(false),
+        proxy,
+        call_id,
+        branch,
+    };
+    (text.into_bytes(), call)
+}
+
+/// The next request of `method` a callee receives (others are skipped).
+fn expect_request(callee: &UdpClient, method: Method, wait: Duration) -> Option<SipMsg> {
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline {
+        if let Some(m) = callee.recv(Duration::from_millis(200)) {
+            if m.method() == Some(method) {
+                return Some(m);
+            }
+        }
+    }
+    None
+}
+
+/// Replies from a callee socket to kemid (the top Via is kemid's).
+fn answer(callee: &UdpClient, req: &SipMsg, code: u16, to_tag: &str) {
+    let mut out = Vec::new();
+    build_reply(req, code, "", Some(to_tag), "", &mut out).expect("reply");
+    let via = req.top_via().expect("Via");
+    let dst: SocketAddr = format!("{}:{}", via.host(), via.port().unwrap_or(5060)).parse().expect("kemid address");
+    callee.send(dst, &out);
+}
+
+/// Replies seen by the caller until a final one (or none in `wait`).
+fn replies_until_final(caller: &UdpClient, wait: Duration) -> Vec<u16> {
+    let mut codes = Vec::new();
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline {
+        if let Some(m) = caller.recv(Duration::from_millis(200)) {
+            if let Some(c) = m.status_code() {
+                codes.push(c);
+                if c >= 200 {
+                    break;
+                }
+            }
+        }
+    }
+    codes
+}
+
+fn each_engine(test: impl Fn(Lang)) {
+    for lang in [Lang::Js, Lang::Squirrel] {
+        test(lang);
+    }
+}
+
+#[test]
+fn a_call_is_relayed_with_100_180_200_and_retransmissions_are_absorbed() {
+    each_engine(|lang| {
+        let second = UdpClient::new(false);
+        let server = start(lang, &script(second.local()), CFG);
+        let proxy = addr(&server, Proto::Udp, false);
+        let callee = UdpClient::new(false);
+        let caller = UdpClient::new(false);
+        let (inv, _) = invite(&caller, proxy, callee.local());
+        caller.send(proxy, &inv);
+        let got = expect_request(&callee, Method::Invite, Duration::from_secs(2)).unwrap_or_else(|| panic!("{lang:?}: INVITE relayed"));
+        assert_eq!(got.vias().expect("Vias").len(), 2, "kemid added its Via");
+        // The caller retransmits: kemid answers 100 again and does not relay.
+        caller.send(proxy, &inv);
+        answer(&callee, &got, 180, "b1");
+        answer(&callee, &got, 200, "b1");
+        let mut codes = Vec::new();
+        for _ in 0..4 {
+            if let Some(m) = caller.recv(Duration::from_millis(800)) {
+                codes.push(m.status_code().unwrap_or(0));
+                if m.status_code() == Some(200) {
+                    assert_eq!(m.vias().expect("Via").len(), 1, "kemid removed its Via");
+                    break;
+                }
+            }
+        }
+        assert_eq!(codes.first(), Some(&100), "{lang:?}: {codes:?}");
+        assert!(codes.contains(&180) && codes.last() == Some(&200), "{lang:?}: {codes:?}");
+        assert!(
+            expect_request(&callee, Method::Invite, Duration::from_millis(300)).is_none(),
+            "{lang:?}: the retransmitted INVITE was absorbed"
+        );
+        server.stop();
+    });
+}
+
+#[test]
+fn a_busy_callee_is_replaced_by_the_failure_route() {
+    each_engine(|lang| {
+        let second = UdpClient::new(false);
+        let server = start(lang, &script(second.local()), CFG);
+        let proxy = addr(&server, Proto::Udp, false);
+        let callee = UdpClient::new(false);
+        let caller = UdpClient::new(false);
+        let (inv, _) = invite(&caller, proxy, callee.local());
+        caller.send(proxy, &inv);
+        let first = expect_request(&callee, Method::Invite, Duration::from_secs(2)).expect("first INVITE");
+        answer(&callee, &first, 486, "busy");
+        // kemid ACKs the 486 hop by hop.
+        assert!(expect_request(&callee, Method::Ack, Duration::from_secs(2)).is_some(), "{lang:?}: ACK for 486");
+        let next = expect_request(&second, Method::Invite, Duration::from_secs(2)).unwrap_or_else(|| panic!("{lang:?}: serial fork"));
+        answer(&second, &next, 200, "ok");
+        let codes = replies_until_final(&caller, Duration::from_secs(3));
+        assert_eq!(codes.last(), Some(&200), "{lang:?}: {codes:?}");
+        assert!(!codes.contains(&486), "{lang:?}: the 486 was not passed on");
+        server.stop();
+    });
+}
+
+#[test]
+fn cancel_of_a_ringing_call_gives_200_and_487() {
+    each_engine(|lang| {
+        let second = UdpClient::new(false);
+        let server = start(lang, &script(second.local()), CFG);
+        let proxy = addr(&server, Proto::Udp, false);
+        let callee = UdpClient::new(false);
+        let caller = UdpClient::new(false);
+        let (inv, call) = invite(&caller, proxy, callee.local());
+        caller.send(proxy, &inv);
+        let got = expect_request(&callee, Method::Invite, Duration::from_secs(2)).expect("INVITE");
+        answer(&callee, &got, 180, "r1");
+        let codes = {
+            let mut c = Vec::new();
+            while let Some(m) = caller.recv(Duration::from_millis(500)) {
+                c.push(m.status_code().unwrap_or(0));
+                if c.contains(&180) {
+                    break;
+                }
+            }
+            c
+        };
+        assert!(codes.contains(&180), "{lang:?}: ringing: {codes:?}");
+        let cancel = String::from_utf8(inv.clone())
+            .expect("text")
+            .replace("INVITE sip:", "CANCEL sip:")
+            .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+        caller.send(proxy, cancel.as_bytes());
+        let c = expect_request(&callee, Method::Cancel, Duration::from_secs(2)).unwrap_or_else(|| panic!("{lang:?}: CANCEL relayed"));
+        answer(&callee, &c, 200, "r1");
+        answer(&callee, &got, 487, "r1");
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while std::time::Instant::now() < deadline && !(seen.contains(&(200, Method::Cancel)) && seen.contains(&(487, Method::Invite))) {
+            if let Some(m) = caller.recv(Duration::from_millis(200)) {
+                let method = m.cseq().map(|c| c.method()).unwrap_or(Method::Other);
+                seen.push((m.status_code().unwrap_or(0), method));
+            }
+        }
+        assert!(seen.contains(&(200, Method::Cancel)), "{lang:?}: 200 for CANCEL: {seen:?}");
+        assert!(seen.contains(&(487, Method::Invite)), "{lang:?}: 487 for INVITE: {seen:?}");
+        assert!(expect_request(&callee, Method::Ack, Duration::from_secs(1)).is_some(), "{lang:?}: 487 ACKed");
+        let _ = (call.caller, call.proxy, call.call_id, call.branch);
+        server.stop();
+    });
+}
+
+#[test]
+fn an_unresponsive_destination_times_out_with_408() {
+    each_engine(|lang| {
+        let second = UdpClient::new(false);
+        let server = start(lang, &script(second.local()), CFG);
+        let proxy = addr(&server, Proto::Udp, false);
+        let silent = UdpClient::new(false);
+        let caller = UdpClient::new(false);
+        let n = common::unique();
+        let options = format!(
+            "OPTIONS sip:nobody@{} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bK-to{n}\r\nFrom: <sip:a@x>;tag=t{n}\r\nTo: <sip:nobody@x>\r\nCall-ID: to-{n}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            silent.local(),
+            caller.local()
+        );
+        caller.send(proxy, options.as_bytes());
+        // kemid retransmits to the silent destination (Timer E) ...
+        assert!(expect_request(&silent, Method::Options, Duration::from_secs(1)).is_some());
+        assert!(expect_request(&silent, Method::Options, Duration::from_secs(1)).is_some(), "{lang:?}: retransmitted");
+        // ... and answers 408 after fr_timer (1.5 s).
+        let codes = replies_until_final(&caller, Duration::from_secs(4));
+        assert_eq!(codes.last(), Some(&408), "{lang:?}: {codes:?}");
+        server.stop();
+    });
+}
+
+#[test]
+fn finished_transactions_are_freed_after_the_wait_timer() {
+    let second = UdpClient::new(false);
+    let cfg = format!("{CFG}modparam(\"tm\", \"wait_timer\", 300)\n");
+    let server = start(Lang::Js, &script(second.local()), &cfg);
+    let proxy = addr(&server, Proto::Udp, false);
+    let callee = UdpClient::new(false);
+    let caller = UdpClient::new(false);
+    for i in 0..50 {
+        let n = common::unique();
+        let req = format!(
+            "OPTIONS sip:bob@{} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bK-f{n}\r\nFrom: <sip:a@x>;tag=f{n}\r\nTo: <sip:b@x>\r\nCall-ID: free-{n}\r\nCSeq: {i} OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            callee.local(),
+            caller.local()
+        );
+        caller.send(proxy, req.as_bytes());
+        let got = expect_request(&callee, Method::Options, Duration::from_secs(2)).expect("relayed");
+        answer(&callee, &got, 200, "ok");
+        assert_eq!(replies_until_final(&caller, Duration::from_secs(2)).last(), Some(&200));
+    }
+    let tm = server.core().tm_service().expect("tm loaded");
+    assert_eq!(tm.stats.created.load(std::sync::atomic::Ordering::Relaxed), 50);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while tm.active() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(tm.active(), 0, "every finished transaction was freed");
+    assert_eq!(tm.stats.freed.load(std::sync::atomic::Ordering::Relaxed), 50);
+    server.stop();
+}
