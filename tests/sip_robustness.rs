@@ -476,7 +476,10 @@ fn garbage_of_64_kib() {
     assert!(SipMsg::parse(&garbage[..60 * 1024]).is_err());
     // Random bytes may contain an empty line, after which framing stops
     // for want of a Content-Length; either way it is an error.
-    assert!(matches!(frame(&garbage, Limits::default()), Frame::Error(_)));
+    assert!(matches!(
+        frame(&garbage, Limits::default()),
+        Frame::Error(_)
+    ));
     let text = vec![b'a'; 64 * 1024];
     assert_eq!(frame_err(&text), ParseErrorKind::TooLarge);
     let lines = b"x\r\n".repeat(22 * 1024);

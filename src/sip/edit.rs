@@ -260,7 +260,12 @@ impl SipMsg {
             .value_spans(HeaderName::Via)
             .next()
             .ok_or(EditError::NoVia)?;
-        let e = *self.idx.headers.as_slice().get(idx).ok_or(EditError::NoVia)?;
+        let e = *self
+            .idx
+            .headers
+            .as_slice()
+            .get(idx)
+            .ok_or(EditError::NoVia)?;
         let mut elements = CommaSplit::new(self.text().as_bytes(), e.value);
         let _top = elements.next();
         let range = match elements.next() {

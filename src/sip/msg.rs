@@ -254,7 +254,8 @@ impl SipMsg {
 
     /// All headers in message order.
     pub fn headers(&self) -> impl Iterator<Item = Header<'_>> + '_ {
-        self.idx.headers
+        self.idx
+            .headers
             .as_slice()
             .iter()
             .enumerate()

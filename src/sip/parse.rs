@@ -19,8 +19,8 @@ use super::index::HeaderIndex;
 use super::method::Method;
 use super::span::Span;
 use super::text::{
-    find_blank, find_byte, find_in, find_lf_or_nul, is_token, is_ws, parse_u32, skip_blank, skip_ws,
-    token_end, trim,
+    find_blank, find_byte, find_in, find_lf_or_nul, is_token, is_ws, parse_u32, skip_blank,
+    skip_ws, token_end, trim,
 };
 
 /// Default largest accepted message, in bytes (the largest UDP payload, and
@@ -139,7 +139,10 @@ impl Index {
 
     /// Entries of one kind, starting from the first one recorded, so that
     /// asking for an absent kind costs nothing.
-    pub(crate) fn entries(&self, kind: HeaderName) -> impl Iterator<Item = (usize, &HeaderEntry)> + '_ {
+    pub(crate) fn entries(
+        &self,
+        kind: HeaderName,
+    ) -> impl Iterator<Item = (usize, &HeaderEntry)> + '_ {
         let first = usize::from(self.first_of[kind as usize]);
         let skip = first.checked_sub(1).unwrap_or(usize::MAX);
         self.headers

@@ -499,7 +499,10 @@ mod tests {
             let token = b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b);
             assert_eq!(is_token(b), token, "{b}");
             assert_eq!(is_ws(b), b" \t\r\n".contains(&b), "{b}");
-            assert_eq!(is_host_char(b), b.is_ascii_alphanumeric() || b"-._".contains(&b));
+            assert_eq!(
+                is_host_char(b),
+                b.is_ascii_alphanumeric() || b"-._".contains(&b)
+            );
             assert_eq!(is_ipv6_char(b), b.is_ascii_hexdigit() || b":.".contains(&b));
             let ws = b" \t\r\n".contains(&b);
             assert_eq!(is_param_char(b), !ws && !b";=?\"<>,".contains(&b));
