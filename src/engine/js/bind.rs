@@ -17,11 +17,11 @@ use std::time::Instant;
 use boa_engine::error::RuntimeLimitError;
 use boa_engine::object::FunctionObjectBuilder;
 use boa_engine::property::Attribute;
+use boa_engine::string::JsStrVariant;
 use boa_engine::value::JsVariant;
 use boa_engine::{
     Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction,
 };
-use boa_engine::string::JsStrVariant;
 
 use crate::ctx::{Ctx, Unwind};
 use crate::engine::EXIT_MARKER;
@@ -275,7 +275,11 @@ fn too_few_arguments(export: &Export, given: usize) -> JsError {
         .with_message(format!(
             "{}() takes {}{want} argument{} ({}), {given} given",
             export.script_path(),
-            if export.rest.is_some() { "at least " } else { "" },
+            if export.rest.is_some() {
+                "at least "
+            } else {
+                ""
+            },
             if want == 1 { "" } else { "s" },
             names.join(", "),
         ))
@@ -320,9 +324,9 @@ fn push_js_str(s: &JsString, out: &mut String) {
             Ok(ascii) if bytes.is_ascii() => out.push_str(ascii),
             _ => out.extend(bytes.iter().map(|&b| char::from(b))),
         },
-        JsStrVariant::Utf16(units) => out.extend(
-            char::decode_utf16(units.iter().copied()).map(|c| c.unwrap_or('\u{FFFD}')),
-        ),
+        JsStrVariant::Utf16(units) => {
+            out.extend(char::decode_utf16(units.iter().copied()).map(|c| c.unwrap_or('\u{FFFD}')))
+        }
     }
 }
 

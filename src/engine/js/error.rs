@@ -8,10 +8,12 @@
 //! thrown value itself.
 
 use boa_engine::error::{EngineError, RuntimeLimitError};
-use boa_engine::parser::Error as ParseError;
 use boa_engine::parser::lexer::Error as LexError;
+use boa_engine::parser::Error as ParseError;
 use boa_engine::value::JsVariant;
-use boa_engine::{Context, JsError, JsString, JsValue};
+use boa_engine::{Context, JsError, JsNativeErrorKind, JsString, JsValue};
+
+use super::locate::{callee_at, locate, Culprit};
 
 use crate::engine::{EngineConfig, ScriptError, EXIT_MARKER};
 
@@ -21,7 +23,7 @@ use crate::engine::{EngineConfig, ScriptError, EXIT_MARKER};
 pub(super) fn is_exit_marker(err: &JsError) -> bool {
     err.as_opaque()
         .and_then(JsValue::as_string)
-        .is_some_and(|s| s == JsString::from(EXIT_MARKER))
+        .is_some_and(|s| s == EXIT_MARKER)
 }
 
 /// Why the script was stopped by the engine rather than by itself.
@@ -32,46 +34,92 @@ pub(super) enum Stop<'a> {
     Engine(&'a EngineConfig),
 }
 
+/// The script an interpreter runs, for error reports.
+pub(super) struct Origin {
+    /// The file as the user named it.
+    pub file: String,
+    /// Its text, searched when boa's position is only the function's.
+    pub text: String,
+    /// The modules bound under `KSR`.
+    pub modules: Vec<&'static str>,
+}
+
 /// A script error from an exception that reached the engine.
 pub(super) fn runtime_error(
-    file: &str,
+    origin: &Origin,
     err: &JsError,
     stop: Stop<'_>,
     cx: &mut Context,
 ) -> ScriptError {
-    let message = match (err.as_engine(), stop) {
+    let mut culprit = None;
+    let mut message = match (err.as_engine(), stop) {
         (Some(_), Stop::Budget(config)) => format!(
-            "runaway script stopped: it ran longer than its {} ms budget",
+            "stopped after {} ms: the script ran past its execution budget (endless loop?)",
             config.budget.as_millis()
         ),
         (Some(EngineError::RuntimeLimit(limit)), Stop::Engine(config)) => match limit {
-            RuntimeLimitError::LoopIteration => format!(
-                "runaway script stopped: more than {} loop iterations in one function call",
-                config.loop_iteration_limit
-            ),
+            RuntimeLimitError::LoopIteration => {
+                culprit = Some(Culprit::Loop);
+                format!(
+                    "stopped after {} loop iterations in one function call: the script ran past its execution budget (endless loop?)",
+                    config.loop_iteration_limit
+                )
+            }
             RuntimeLimitError::Recursion => format!(
-                "runaway script stopped: function calls nested deeper than {}",
+                "stopped at {} nested calls: the script ran past its execution budget (endless recursion?)",
                 config.recursion_limit
             ),
             RuntimeLimitError::StackSize => {
-                "runaway script stopped: the interpreter stack is full".to_owned()
+                "stopped with the interpreter stack full: the script ran past its execution budget (endless recursion?)".to_owned()
             }
         },
         (Some(other), _) => format!("internal engine error: {other}"),
         (None, _) => exception_message(err, cx),
     };
-    let frames = frames(err);
-    let (line, column) = frames
-        .iter()
-        .find_map(|f| f.position)
-        .unwrap_or((0, 0));
+    if let Some(native) = err.as_native() {
+        culprit = match native.kind() {
+            JsNativeErrorKind::Reference => native
+                .message()
+                .strip_suffix(" is not defined")
+                .map(Culprit::Undefined),
+            JsNativeErrorKind::Type if native.message().contains("undefined") => {
+                Some(Culprit::MissingModule {
+                    visible: &origin.modules,
+                })
+            }
+            _ => None,
+        };
+    }
+    let mut frames = frames(err);
+    // The innermost frame in script code: where boa says it happened.
+    let innermost = frames.iter().position(|f| !f.native);
+    if let Some(native) = err.as_native() {
+        // boa does not say what was called; the call at that place does.
+        let at = innermost.and_then(|i| frames[i].position);
+        if let (JsNativeErrorKind::Type, Some(at)) = (native.kind(), at) {
+            if native.message() == "not a callable function" {
+                if let Some(callee) = callee_at(&origin.text, at) {
+                    message = format!("{message} ({callee} is not a function)");
+                }
+            }
+        }
+    }
+    if let (Some(i), Some(culprit)) = (innermost, &culprit) {
+        if let Some(found) = locate(&origin.text, frames[i].position, culprit) {
+            frames[i].relocate(&origin.file, found.line, found.column);
+            if let Some(note) = found.note {
+                message = format!("{message} ({note})");
+            }
+        }
+    }
+    let (line, column) = innermost.and_then(|i| frames[i].position).unwrap_or((0, 0));
     let stack = frames
         .iter()
         .map(|f| format!("  at {}", f.text))
         .collect::<Vec<_>>()
         .join("\n");
     ScriptError {
-        file: file.to_owned(),
+        file: origin.file.clone(),
         line,
         column,
         message,
@@ -114,8 +162,32 @@ fn exception_message(err: &JsError, cx: &mut Context) -> String {
 struct Frame {
     /// `ksr_request_route (route.js:3:5)`, as boa prints it.
     text: String,
-    /// Line and column, for frames in script code.
+    /// Line and column, for frames in script code whose position is known.
     position: Option<(u32, u32)>,
+    /// A native function's frame (a KSR function or a builtin).
+    native: bool,
+}
+
+impl Frame {
+    fn parse(text: &str) -> Frame {
+        let location = text
+            .strip_suffix(')')
+            .and_then(|t| t.rfind(" (").map(|at| &t[at + 2..]));
+        Frame {
+            text: text.to_owned(),
+            position: location.and_then(position_of),
+            native: location.is_none_or(|l| l.starts_with("native")),
+        }
+    }
+
+    /// Points the frame at a better position.
+    fn relocate(&mut self, file: &str, line: u32, column: u32) {
+        if let Some(at) = self.text.rfind(" (") {
+            self.text.truncate(at);
+        }
+        self.text = format!("{} ({file}:{line}:{column})", self.text);
+        self.position = Some((line, column));
+    }
 }
 
 /// The frames at the end of the error's `Display`, innermost first.
@@ -125,23 +197,25 @@ fn frames(err: &JsError) -> Vec<Frame> {
         .lines()
         .rev()
         .map_while(|l| l.strip_prefix("    at "))
-        .map(|text| Frame {
-            text: text.to_owned(),
-            position: frame_position(text),
-        })
+        .map(Frame::parse)
         .collect();
     // boa prints the innermost frame first; collected from the end of the
     // text they came outermost first.
     frames.reverse();
+    // boa names every unnamed function `<main>`; only the outermost frame
+    // can be the top-level code.
+    let inner = frames.len().saturating_sub(1);
+    for frame in &mut frames[..inner] {
+        if let Some(rest) = frame.text.strip_prefix("<main> ") {
+            frame.text = format!("<anonymous> {rest}");
+        }
+    }
     frames
 }
 
-/// `name (file:12:5)` → `(12, 5)`; `None` for native frames or unknown
-/// positions (`file:?:?`).
-fn frame_position(text: &str) -> Option<(u32, u32)> {
-    let inner = text.strip_suffix(')')?;
-    let loc = &inner[inner.rfind(" (")? + 2..];
-    let mut parts = loc.rsplitn(3, ':');
+/// `file:12:5` → `(12, 5)`; `None` for an unknown position (`file:?:?`).
+fn position_of(location: &str) -> Option<(u32, u32)> {
+    let mut parts = location.rsplitn(3, ':');
     let column = parts.next()?.parse().ok()?;
     let line = parts.next()?.parse().ok()?;
     parts.next()?;
@@ -159,9 +233,17 @@ pub(super) fn syntax_error(err: &ParseError, text: &str) -> (u32, u32, String) {
         | ParseError::Lex {
             err: LexError::Syntax(_, position),
         } => (position.line_number(), position.column_number()),
+        // boa reports a string or template left open without a position.
+        ParseError::Lex {
+            err: LexError::IO(_),
+        } => open_literal(text).unwrap_or_else(|| end_of(text)),
         ParseError::AbruptEnd => {
             let (line, column) = end_of(text);
-            return (line, column, "SyntaxError: unexpected end of the script".to_owned());
+            return (
+                line,
+                column,
+                "SyntaxError: unexpected end of the script".to_owned(),
+            );
         }
         _ => (0, 0),
     };
@@ -169,6 +251,66 @@ pub(super) fn syntax_error(err: &ParseError, text: &str) -> (u32, u32, String) {
     let tail = format!(" at line {line}, col {column}");
     let message = shown.strip_suffix(tail.as_str()).unwrap_or(&shown);
     (line, column, format!("SyntaxError: {message}"))
+}
+
+/// Where the first string or template literal left open starts. A light
+/// scan: comments are skipped, regular expressions are not recognised.
+fn open_literal(text: &str) -> Option<(u32, u32)> {
+    let chars: Vec<char> = text.chars().collect();
+    let (mut i, mut line, mut column) = (0, 1u32, 1u32);
+    let step = |i: &mut usize, line: &mut u32, column: &mut u32| {
+        if chars[*i] == '\n' {
+            *line += 1;
+            *column = 1;
+        } else {
+            *column += 1;
+        }
+        *i += 1;
+    };
+    while i < chars.len() {
+        let next = chars.get(i + 1).copied();
+        match (chars[i], next) {
+            ('/', Some('/')) => {
+                while i < chars.len() && chars[i] != '\n' {
+                    step(&mut i, &mut line, &mut column);
+                }
+            }
+            ('/', Some('*')) => {
+                step(&mut i, &mut line, &mut column);
+                step(&mut i, &mut line, &mut column);
+                while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
+                    step(&mut i, &mut line, &mut column);
+                }
+                if i < chars.len() {
+                    step(&mut i, &mut line, &mut column);
+                    step(&mut i, &mut line, &mut column);
+                }
+            }
+            (quote @ ('"' | '\'' | '`'), _) => {
+                let start = (line, column);
+                step(&mut i, &mut line, &mut column);
+                loop {
+                    let Some(&c) = chars.get(i) else {
+                        return Some(start);
+                    };
+                    if c == '\\' {
+                        step(&mut i, &mut line, &mut column);
+                        if i >= chars.len() {
+                            return Some(start);
+                        }
+                    } else if c == quote {
+                        step(&mut i, &mut line, &mut column);
+                        break;
+                    } else if quote != '`' && (c == '\n' || c == '\r') {
+                        return Some(start);
+                    }
+                    step(&mut i, &mut line, &mut column);
+                }
+            }
+            _ => step(&mut i, &mut line, &mut column),
+        }
+    }
+    None
 }
 
 /// The position just after the last character of `text`.

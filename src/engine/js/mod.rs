@@ -66,6 +66,7 @@
 
 mod bind;
 mod error;
+mod locate;
 mod scan;
 #[cfg(test)]
 mod tests;
@@ -81,15 +82,16 @@ use boa_engine::{Context, JsResult, JsString, JsValue, Script, Source};
 use super::{EngineConfig, Interpreter, Outcome, ScriptError, ScriptSource};
 use crate::ctx::{Ctx, Unwind, WorkerLocal};
 use crate::log;
+use crate::registry;
 
 pub use scan::scan;
 
-use error::Stop;
+use error::{Origin, Stop};
 
 /// One script loaded in one boa context.
 pub struct JsInterpreter {
-    /// Reported in errors: the script as the user named it.
-    file: String,
+    /// The script, for error reports.
+    origin: Origin,
     config: EngineConfig,
     jobs: Rc<Microtasks>,
     /// `RefCell` because [`Interpreter::has_function`] takes `&self` and
@@ -134,6 +136,11 @@ impl JsInterpreter {
         )
         .map_err(|e| syntax_fault(source, &file, &e.to_string()))?;
 
+        let origin = Origin {
+            file,
+            text: source.text.clone(),
+            modules: bound_modules(&config.loaded_modules),
+        };
         let mut ctx = Ctx::without_message(worker);
         let deadline = Instant::now().checked_add(config.budget);
         let entered = bind::enter(&mut ctx, deadline);
@@ -153,11 +160,11 @@ impl JsInterpreter {
                     Stop::Engine(config)
                 };
                 jobs.clear();
-                return Err(error::runtime_error(&file, &e, stop, &mut cx));
+                return Err(error::runtime_error(&origin, &e, stop, &mut cx));
             }
         }
         Ok(JsInterpreter {
-            file,
+            origin,
             config: config.clone(),
             jobs,
             cx: RefCell::new(cx),
@@ -174,6 +181,17 @@ impl JsInterpreter {
         self.names.push((name.into(), key.clone()));
         key
     }
+}
+
+/// The sub-modules `KSR` has with these Kamailio modules loaded.
+fn bound_modules(loaded: &[String]) -> Vec<&'static str> {
+    let loaded: Vec<&str> = loaded.iter().map(String::as_str).collect();
+    let mut modules: Vec<&'static str> = registry::visible(&loaded)
+        .map(|e| e.module)
+        .filter(|m| !m.is_empty())
+        .collect();
+    modules.dedup();
+    modules
 }
 
 /// The load error for a script boa could not parse: re-parsed with the
@@ -244,7 +262,7 @@ impl Interpreter for JsInterpreter {
                 } else {
                     Stop::Engine(&self.config)
                 };
-                let fault = error::runtime_error(&self.file, &e, stop, cx);
+                let fault = error::runtime_error(&self.origin, &e, stop, cx);
                 log::error("js", format_args!("{fault}"));
                 Outcome::Failed(fault)
             }

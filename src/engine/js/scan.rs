@@ -105,7 +105,7 @@ fn is_function(e: &Expression) -> bool {
     )
 }
 
-fn resolve(interner: &Interner, sym: Sym) -> Option<String> {
+pub(super) fn resolve(interner: &Interner, sym: Sym) -> Option<String> {
     interner.resolve(sym).map(|s| s.to_string())
 }
 
@@ -115,31 +115,30 @@ struct Calls<'i> {
     out: Vec<CallSite>,
 }
 
-impl Calls<'_> {
-    /// `(module, name)` when `callee` is a KSR function path.
-    fn ksr_path(&self, callee: &Expression) -> Option<(String, String)> {
-        let (target, name) = simple_access(callee)?;
-        let name = resolve(self.interner, name.sym())?;
-        match target {
-            Expression::Identifier(id) => {
-                let object = resolve(self.interner, id.sym())?;
-                if object == "KSR" {
-                    Some((String::new(), name))
-                } else {
-                    let module = object.strip_prefix("KSR_")?;
-                    Some((module.to_owned(), name))
-                }
+/// `(module, name)` when `callee` is `KSR.f`, `KSR.m.f` or `KSR_m.f`
+/// (module `""` for `KSR.f`).
+pub(super) fn ksr_path(interner: &Interner, callee: &Expression) -> Option<(String, String)> {
+    let (target, name) = simple_access(callee)?;
+    let name = resolve(interner, name.sym())?;
+    match target {
+        Expression::Identifier(id) => {
+            let object = resolve(interner, id.sym())?;
+            if object == "KSR" {
+                Some((String::new(), name))
+            } else {
+                let module = object.strip_prefix("KSR_")?;
+                Some((module.to_owned(), name))
             }
-            _ => {
-                let (root, module) = simple_access(target)?;
-                match root {
-                    Expression::Identifier(id)
-                        if resolve(self.interner, id.sym()).as_deref() == Some("KSR") =>
-                    {
-                        Some((resolve(self.interner, module.sym())?, name))
-                    }
-                    _ => None,
+        }
+        _ => {
+            let (root, module) = simple_access(target)?;
+            match root {
+                Expression::Identifier(id)
+                    if resolve(interner, id.sym()).as_deref() == Some("KSR") =>
+                {
+                    Some((resolve(interner, module.sym())?, name))
                 }
+                _ => None,
             }
         }
     }
@@ -160,8 +159,9 @@ impl<'ast> Visitor<'ast> for Calls<'_> {
     type BreakTy = ();
 
     fn visit_call(&mut self, node: &'ast Call) -> ControlFlow<()> {
-        if let Some((module, name)) = self.ksr_path(node.function()) {
-            let start = node.span().start();
+        if let Some((module, name)) = ksr_path(self.interner, node.function()) {
+            // The callee's start: where `KSR` is written.
+            let start = node.function().span().start();
             let first_str_arg = match node.args().first() {
                 Some(Expression::Literal(lit)) => match lit.kind() {
                     LiteralKind::String(sym) => resolve(self.interner, *sym),
