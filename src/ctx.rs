@@ -72,8 +72,9 @@ pub const MAX_BRANCHES: usize = 12;
 pub struct MsgState {
     /// Message flags (`KSR.setflag`): bit N is flag N.
     pub flags: u32,
-    /// Branch flags (`KSR.setbiflag`) by branch index; 0 is the
-    /// Request-URI branch (`KSR.setbflag`).
+    /// Branch flags of the Request-URI branch in `[0]` (`KSR.setbflag`,
+    /// `KSR.setbiflag(f, 0)`); the further branches keep theirs in
+    /// [`Branch::flags`] (`KSR.setbiflag(f, i)` is `branches[i - 1]`).
     pub branch_flags: [u32; MAX_BRANCHES],
     /// `$avp(name)` values.
     pub avps: Avps,

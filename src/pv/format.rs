@@ -104,11 +104,17 @@ mod tests {
         };
         let ctx = Ctx::for_message(&mut w, &mut m, recv);
         assert_eq!(
-            run(&ctx, "$rm from $si:$sp to $ru, n=$var(n) [$(hdr(X-A)[-1])] $fu\n"),
+            run(
+                &ctx,
+                "$rm from $si:$sp to $ru, n=$var(n) [$(hdr(X-A)[-1])] $fu\n"
+            ),
             "OPTIONS from 192.0.2.1:5060 to sip:bob@example.com, n=3 [2] <null>\n"
         );
         assert_eq!(run(&ctx, "user $rU."), "user bob.");
-        assert_eq!(run(&ctx, "cost $5 and $ alone, $"), "cost $5 and $ alone, $");
+        assert_eq!(
+            run(&ctx, "cost $5 and $ alone, $"),
+            "cost $5 and $ alone, $"
+        );
         assert_eq!(run(&ctx, "a $nosuch(x) b $bad c"), "a <null> b <null> c");
         assert_eq!(run(&ctx, "$(ru{uri.user}) done"), "<null> done");
         assert_eq!(run(&ctx, "unclosed $var(x"), "unclosed <null>");

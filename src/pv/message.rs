@@ -88,7 +88,11 @@ enum AddrPart {
     Tag,
 }
 
-fn name_addr_part<'m>(na: Result<NameAddr<'m>, ViewError>, what: &str, part: AddrPart) -> PvRef<'m> {
+fn name_addr_part<'m>(
+    na: Result<NameAddr<'m>, ViewError>,
+    what: &str,
+    part: AddrPart,
+) -> PvRef<'m> {
     let na = match na {
         Ok(n) => n,
         Err(e) => {
@@ -260,9 +264,7 @@ fn read_message<'c>(msg: &'c SipMsg, recv: &RecvInfo, ctx: &'c Ctx<'_>, b: Built
         B::OuriUser if request => uri_part(msg.original_ruri(), "R-URI", UriPart::User),
         B::OuriHost if request => uri_part(msg.original_ruri(), "R-URI", UriPart::Host),
         B::OuriPort if request => uri_part(msg.original_ruri(), "R-URI", UriPart::Port),
-        B::OuriTransport if request => {
-            uri_part(msg.original_ruri(), "R-URI", UriPart::Transport)
-        }
+        B::OuriTransport if request => uri_part(msg.original_ruri(), "R-URI", UriPart::Transport),
         B::Ruri
         | B::RuriUser
         | B::RuriHost
@@ -325,7 +327,11 @@ fn read_message<'c>(msg: &'c SipMsg, recv: &RecvInfo, ctx: &'c Ctx<'_>, b: Built
         B::MsgBuf => PvRef::Str(String::from_utf8_lossy(msg.as_bytes())),
         B::MsgLen => PvRef::Int(i64::try_from(msg.len()).unwrap_or(i64::MAX)),
         B::MsgType => PvRef::Int(if request { 1 } else { 2 }),
-        B::AuthUser | B::AuthDomain | B::AuthUsername | B::AuthRealm | B::AuthUri
+        B::AuthUser
+        | B::AuthDomain
+        | B::AuthUsername
+        | B::AuthRealm
+        | B::AuthUri
         | B::AuthAlgorithm => {
             let Some(cred) = Credentials::of(msg) else {
                 log::debug("pv", format_args!("no [Proxy-]Authorization header"));
@@ -410,9 +416,9 @@ pub(crate) fn same_header(kind: HeaderName, written: &str, name: &str) -> bool {
 /// `$hdrc(name)`.
 pub(super) fn header_count<'c>(ctx: &'c Ctx<'_>, name: &str) -> PvRef<'c> {
     match ctx.msg() {
-        Some(msg) => PvRef::Int(
-            i64::try_from(msg.headers_by_name(name).count()).unwrap_or(i64::MAX),
-        ),
+        Some(msg) => {
+            PvRef::Int(i64::try_from(msg.headers_by_name(name).count()).unwrap_or(i64::MAX))
+        }
         None => {
             no_message("$hdrc");
             PvRef::Null
@@ -529,7 +535,11 @@ fn edit_name_addr(
     part: AddrPart,
     value: Option<&str>,
 ) -> Result<(), PvError> {
-    let hname = if kind == HeaderName::From { "From" } else { "To" };
+    let hname = if kind == HeaderName::From {
+        "From"
+    } else {
+        "To"
+    };
     if let Some(v) = value {
         if v.contains(['\r', '\n', '\0']) {
             return Err(PvError(format!(
@@ -840,7 +850,10 @@ mod tests {
             ("$(hdr(X-Multi)[-1])", s("two")),
             ("$(hdr(X-Multi)[2])", PvValue::Null),
             ("$(hdr(X-Multi)[*])", s("one,two")),
-            ("$hdr(From)", s("\"Alice A\" <sip:alice@atlanta.example.com>;tag=1928301774")),
+            (
+                "$hdr(From)",
+                s("\"Alice A\" <sip:alice@atlanta.example.com>;tag=1928301774"),
+            ),
             ("$hdr(Content-Type)", s("application/sdp")),
             ("$hdr(X-None)", PvValue::Null),
             ("$hdrc(X-MULTI)", PvValue::Int(2)),
@@ -854,7 +867,10 @@ mod tests {
             assert_eq!(get(&ctx, name), want, "{name}");
         }
         assert!(matches!(get(&ctx, "$Ts"), PvValue::Int(t) if t > 1_600_000_000));
-        assert_eq!(get(&ctx, "$pp"), PvValue::Int(i64::from(std::process::id())));
+        assert_eq!(
+            get(&ctx, "$pp"),
+            PvValue::Int(i64::from(std::process::id()))
+        );
     }
 
     #[test]
@@ -931,9 +947,16 @@ mod tests {
         assert!(set(&mut ctx, "$ru", PvValue::Null).is_err());
         assert!(set(&mut ctx, "$rd", s("bad host")).is_err());
         assert!(set(&mut ctx, "$rp", s("99999")).is_err());
-        assert_eq!(get(&ctx, "$ru"), s("sip:x@y.example"), "failed writes change nothing");
+        assert_eq!(
+            get(&ctx, "$ru"),
+            s("sip:x@y.example"),
+            "failed writes change nothing"
+        );
         set(&mut ctx, "$ru", s("tel:+1555")).expect("ok");
-        assert!(set(&mut ctx, "$rU", s("a")).is_err(), "tel URIs have no user part");
+        assert!(
+            set(&mut ctx, "$rU", s("a")).is_err(),
+            "tel URIs have no user part"
+        );
     }
 
     #[test]
@@ -968,13 +991,20 @@ mod tests {
         set(&mut ctx, "$fd", s("chicago.example.com")).expect("ok");
         set(&mut ctx, "$fn", PvValue::Null).expect("ok");
         set(&mut ctx, "$tn", s("\"Robert\"")).expect("ok");
-        assert_eq!(get(&ctx, "$fU"), s("alice"), "reads see the received message");
+        assert_eq!(
+            get(&ctx, "$fU"),
+            s("alice"),
+            "reads see the received message"
+        );
         let out = written(&mut ctx);
         assert!(
             out.contains("\r\nf: <sip:carol@chicago.example.com>;tag=1928301774\r\n"),
             "{out}"
         );
-        assert!(out.contains("\r\nTo: \"Robert\" <sip:bob@biloxi.example.com>\r\n"), "{out}");
+        assert!(
+            out.contains("\r\nTo: \"Robert\" <sip:bob@biloxi.example.com>\r\n"),
+            "{out}"
+        );
         assert!(set(&mut ctx, "$ft", s("x")).is_err());
         assert!(set(&mut ctx, "$fU", s("a\r\nX: y")).is_err());
     }
@@ -982,16 +1012,18 @@ mod tests {
     #[test]
     fn from_edits_add_missing_parts_and_replace_the_uri() {
         let mut w = WorkerLocal::default();
-        let mut m = parse(
-            "OPTIONS sip:x SIP/2.0\r\nFrom: sip:example.com;tag=9\r\nTo: <sip:b@c>\r\n\r\n",
-        );
+        let mut m =
+            parse("OPTIONS sip:x SIP/2.0\r\nFrom: sip:example.com;tag=9\r\nTo: <sip:b@c>\r\n\r\n");
         let mut ctx = Ctx::for_message(&mut w, &mut m, recv());
         set(&mut ctx, "$fU", s("anon")).expect("ok");
         set(&mut ctx, "$fn", s("Anon")).expect("ok");
         set(&mut ctx, "$tu", s("sip:d@e")).expect("ok");
         set(&mut ctx, "$tu", PvValue::Null).expect("deleting is refused softly");
         let out = written(&mut ctx);
-        assert!(out.contains("\r\nFrom: Anon sip:anon@example.com;tag=9\r\n"), "{out}");
+        assert!(
+            out.contains("\r\nFrom: Anon sip:anon@example.com;tag=9\r\n"),
+            "{out}"
+        );
         assert!(out.contains("\r\nTo: <sip:d@e>\r\n"), "{out}");
     }
 

@@ -200,9 +200,7 @@ impl<'a> PvSpec<'a> {
             PvClass::Hdr(_) | PvClass::HdrCount(_) => Err(PvError(
                 "headers are read-only pseudo-variables: change them with KSR.hdr.*".to_owned(),
             )),
-            PvClass::Env(_) => Err(PvError(
-                "$env is a read-only pseudo-variable".to_owned(),
-            )),
+            PvClass::Env(_) => Err(PvError("$env is a read-only pseudo-variable".to_owned())),
         }
     }
 }
@@ -313,10 +311,7 @@ mod tests {
         let spec = PvSpec::parse("$shv(pv_mod_test)").expect("valid");
         assert_eq!(spec.get(&ctx), PvValue::Int(0));
         spec.set(&mut ctx, PvValue::Int(5)).expect("ok");
-        assert_eq!(
-            SharedVars::global().get("pv_mod_test"),
-            PvValue::Int(5)
-        );
+        assert_eq!(SharedVars::global().get("pv_mod_test"), PvValue::Int(5));
         spec.set(&mut ctx, PvValue::Null).expect("ok");
         assert_eq!(spec.get(&ctx), PvValue::Int(0));
     }

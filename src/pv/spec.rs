@@ -314,8 +314,7 @@ impl<'a> PvSpec<'a> {
             return Err(err(text, "a pseudo-variable starts with `$`"));
         }
         if b.get(1) == Some(&b'(') {
-            let close = closing_paren(b, 1)
-                .ok_or_else(|| err(text, "missing `)` closing `$(`"))?;
+            let close = closing_paren(b, 1).ok_or_else(|| err(text, "missing `)` closing `$(`"))?;
             let spec = parse_long_form(text, &text[2..close])?;
             return Ok((spec, close + 1));
         }
@@ -464,11 +463,15 @@ fn class_with_name<'a>(text: &str, class: &str, inner: &'a str) -> Result<PvClas
             format_args!("`{inner}` is not a valid {what} name"),
         ))
     };
+    const VAR_CHARS: &str = "$var name (letters, digits, `_`, `-`, `.`)";
     match class {
         "var" | "vz" if is_var_name(inner) => Ok(PvClass::Var(inner)),
-        "var" | "vz" => bad("$var (letters, digits, `_`, `-`, `.`)"),
+        "var" | "vz" => Err(err(
+            text,
+            format_args!("`{inner}` is not a valid {VAR_CHARS}"),
+        )),
         "shv" if is_var_name(inner) => Ok(PvClass::Shv(inner)),
-        "shv" => bad("$shv (letters, digits, `_`, `-`, `.`)"),
+        "shv" => bad("$shv"),
         "avp" => {
             let name = inner.strip_prefix("s:").unwrap_or(inner);
             if is_var_name(name) || name.strip_prefix("i:").is_some_and(is_var_name) {
