@@ -104,19 +104,31 @@ mod tests {
     #[test]
     fn user_only_by_default() {
         let c = cfg(false, false);
-        assert_eq!(aor_of_uri("sip:Alice@Example.COM;transport=tcp", &c), Ok("alice".into()));
+        assert_eq!(
+            aor_of_uri("sip:Alice@Example.COM;transport=tcp", &c),
+            Ok("alice".into())
+        );
         assert_eq!(aor_of_uri("sips:bob@h:5061", &c), Ok("bob".into()));
         assert_eq!(aor_of_uri("sip:%61lice@h", &c), Ok("alice".into()));
         assert_eq!(aor_of_uri("tel:+1555", &c), Ok("+1555".into()));
         assert_eq!(aor_of_uri("sip:example.com", &c), Err(AorError::NoUser));
-        assert!(matches!(aor_of_uri("http://x", &c), Err(AorError::BadUri(_))));
-        assert!(matches!(aor_of_uri("garbage", &c), Err(AorError::BadUri(_))));
+        assert!(matches!(
+            aor_of_uri("http://x", &c),
+            Err(AorError::BadUri(_))
+        ));
+        assert!(matches!(
+            aor_of_uri("garbage", &c),
+            Err(AorError::BadUri(_))
+        ));
     }
 
     #[test]
     fn with_domain_and_case() {
         let c = cfg(true, true);
-        assert_eq!(aor_of_uri("sip:Alice@SIP.Example.com", &c), Ok("Alice@example.com".into()));
+        assert_eq!(
+            aor_of_uri("sip:Alice@SIP.Example.com", &c),
+            Ok("Alice@example.com".into())
+        );
         assert_eq!(aor_of_uri("sip:example.com", &c), Ok("example.com".into()));
         let long = format!("sip:{}@h", "a".repeat(600));
         assert_eq!(aor_of_uri(&long, &c), Err(AorError::TooLong));

@@ -29,10 +29,7 @@ pub fn aor_hash(aor: &str) -> u32 {
 pub fn sort_contacts(contacts: &mut [Contact], desc_time_order: bool) {
     let q = |c: &Contact| c.q.map_or(-1, i32::from);
     if desc_time_order {
-        contacts.sort_by(|a, b| {
-            q(b).cmp(&q(a))
-                .then(b.last_modified.cmp(&a.last_modified))
-        });
+        contacts.sort_by(|a, b| q(b).cmp(&q(a)).then(b.last_modified.cmp(&a.last_modified)));
     } else {
         contacts.sort_by_key(|c| std::cmp::Reverse(q(c)));
     }
@@ -150,7 +147,10 @@ impl LocationStore for MemoryStore {
     fn counts(&self) -> (usize, usize) {
         self.slots.iter().fold((0, 0), |(r, c), s| {
             let slot = s.lock().unwrap_or_else(|p| p.into_inner());
-            (r + slot.len(), c + slot.values().map(Vec::len).sum::<usize>())
+            (
+                r + slot.len(),
+                c + slot.values().map(Vec::len).sum::<usize>(),
+            )
         })
     }
 

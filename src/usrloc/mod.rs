@@ -376,7 +376,9 @@ impl Usrloc {
         if tables.len() >= MAX_TABLES {
             log::error(
                 "usrloc",
-                format_args!("cannot create location table {name:?}: {MAX_TABLES} tables exist already"),
+                format_args!(
+                    "cannot create location table {name:?}: {MAX_TABLES} tables exist already"
+                ),
             );
             return None;
         }
@@ -414,10 +416,15 @@ impl Usrloc {
     /// or a SIP URI.
     pub fn aor_key_loose(&self, text: &str) -> Result<String, AorError> {
         let t = text.trim();
-        if t.contains(':') {
+        if t.starts_with("sip:") || t.starts_with("sips:") || t.starts_with("tel:") {
             return self.aor_key(t);
         }
-        self.aor_key(&format!("sip:{t}"))
+        if t.contains('@') {
+            self.aor_key(&format!("sip:{t}"))
+        } else {
+            // A user alone (use_domain off): any domain gives the same key.
+            self.aor_key(&format!("sip:{t}@localhost"))
+        }
     }
 
     /// A new unique contact id.
@@ -486,6 +493,25 @@ mod tests {
         }
         assert!(ul.table("one-too-many").is_none());
         assert_eq!(ul.tables().len(), MAX_TABLES);
+    }
+
+    #[test]
+    fn operator_aors() {
+        let ul = Usrloc::new(UsrlocConfig::default());
+        assert_eq!(ul.aor_key_loose("Alice"), Ok("alice".into()));
+        assert_eq!(ul.aor_key_loose("alice@example.com"), Ok("alice".into()));
+        assert_eq!(
+            ul.aor_key_loose("sip:alice@example.com"),
+            Ok("alice".into())
+        );
+        let d = Usrloc::new(UsrlocConfig {
+            use_domain: true,
+            ..UsrlocConfig::default()
+        });
+        assert_eq!(
+            d.aor_key_loose("alice@Example.com"),
+            Ok("alice@example.com".into())
+        );
     }
 
     #[test]
