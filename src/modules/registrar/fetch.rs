@@ -31,7 +31,9 @@ pub fn store(name: &str, table: &str, aor: &str, contacts: Vec<Contact>) -> bool
         if !p.contains_key(name) && p.len() >= MAX_PROFILES {
             log::error(
                 "registrar",
-                format_args!("too many contact profiles ({MAX_PROFILES}); free some with reg_free_contacts"),
+                format_args!(
+                    "too many contact profiles ({MAX_PROFILES}); free some with reg_free_contacts"
+                ),
             );
             return false;
         }
@@ -75,7 +77,10 @@ pub fn record_attr(name: &str, attr: &str) -> XVal {
             "aorhash" => int(aor_hash(&r.aor)),
             "count" => int(r.contacts.len()),
             _ => {
-                log::error("registrar", format_args!("ulc_rget: unknown attribute {attr:?}"));
+                log::error(
+                    "registrar",
+                    format_args!("ulc_rget: unknown attribute {attr:?}"),
+                );
                 XVal::Null
             }
         }
@@ -111,7 +116,10 @@ pub fn contact_attr(name: &str, attr: &str, idx: i32) -> XVal {
             "instance" => text(c.instance.as_ref()),
             "conid" => c.conn.map_or(XVal::Null, int),
             _ => {
-                log::error("registrar", format_args!("ulc_cget: unknown attribute {attr:?}"));
+                log::error(
+                    "registrar",
+                    format_args!("ulc_cget: unknown attribute {attr:?}"),
+                );
                 XVal::Null
             }
         }
@@ -133,7 +141,10 @@ mod tests {
         assert!(store("p", "location", "bob", vec![c]));
         assert_eq!(record_attr("p", "count"), XVal::Int(1));
         assert_eq!(record_attr("p", "aor"), XVal::Str("bob".into()));
-        assert_eq!(contact_attr("p", "addr", 0), XVal::Str("sip:bob@192.0.2.5".into()));
+        assert_eq!(
+            contact_attr("p", "addr", 0),
+            XVal::Str("sip:bob@192.0.2.5".into())
+        );
         assert_eq!(contact_attr("p", "q", 0), XVal::Int(500));
         assert_eq!(contact_attr("p", "received", 0), XVal::Null);
         assert_eq!(contact_attr("p", "addr", 1), XVal::Null);
@@ -145,7 +156,10 @@ mod tests {
             assert!(store(&format!("p{i}"), "location", "a", Vec::new()));
         }
         assert!(!store("extra", "location", "a", Vec::new()));
-        assert!(store("p0", "location", "a", Vec::new()), "refetch reuses a slot");
+        assert!(
+            store("p0", "location", "a", Vec::new()),
+            "refetch reuses a slot"
+        );
         for i in 0..MAX_PROFILES {
             free(&format!("p{i}"));
         }

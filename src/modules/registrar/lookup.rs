@@ -48,9 +48,8 @@ fn target_of(c: &Contact, core: Option<&dyn CoreServices>, cfg: &RegCfg) -> Opti
             return None;
         };
         if cfg.path_check_local {
-            let local = Uri::parse(&hop).is_ok_and(|u| {
-                core.is_some_and(|core| core.is_myself(u.host(), u.port(), None))
-            });
+            let local = Uri::parse(&hop)
+                .is_ok_and(|u| core.is_some_and(|core| core.is_myself(u.host(), u.port(), None)));
             if local {
                 // The first hop is this server: start from the next one.
                 hop = rest
@@ -137,17 +136,17 @@ pub fn append_branches(ctx: &mut Ctx, targets: &[Target]) {
 }
 
 /// Makes `t` the Request-URI branch: R-URI, `$du`, Path, q and branch
-/// flags. `Err` (logged) when the message refuses the URI.
-pub fn set_ruri_branch(ctx: &mut Ctx, t: &Target) -> Result<(), ()> {
+/// flags. False (logged) when the message refuses the URI.
+pub fn set_ruri_branch(ctx: &mut Ctx, t: &Target) -> bool {
     let Some(msg) = ctx.msg_mut() else {
-        return Err(());
+        return false;
     };
     if let Err(e) = msg.set_ruri(&t.uri) {
         log::error(
             "registrar",
             format_args!("cannot set the Request-URI to {}: {e}", t.uri),
         );
-        return Err(());
+        return false;
     }
     msg.reset_du();
     if let Some(d) = &t.dst_uri {
@@ -156,14 +155,14 @@ pub fn set_ruri_branch(ctx: &mut Ctx, t: &Target) -> Result<(), ()> {
                 "registrar",
                 format_args!("cannot set the destination to {d}: {e}"),
             );
-            return Err(());
+            return false;
         }
     }
     let state = ctx.state_mut();
     state.path = t.path.clone();
     state.ruri_q = t.q.map(i32::from);
     state.branch_flags[0] |= t.cflags;
-    Ok(())
+    true
 }
 
 #[cfg(test)]
@@ -197,10 +196,7 @@ mod tests {
             t.and_then(|t| t.dst_uri),
             Some("sip:edge.example.com;lr".into())
         );
-        let c = Contact {
-            path: None,
-            ..c
-        };
+        let c = Contact { path: None, ..c };
         let t = target_of(&c, None, &RegCfg::default());
         assert_eq!(t.and_then(|t| t.dst_uri), Some("sip:192.0.2.1:5070".into()));
     }

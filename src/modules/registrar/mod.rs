@@ -173,7 +173,10 @@ impl RegCfg {
 
 /// The location service and the table `name`; `None` (logged) without
 /// them.
-fn location<'c>(ctx: &Ctx<'c>, name: &str) -> Option<(&'c Usrloc, std::sync::Arc<dyn LocationStore>)> {
+fn location<'c>(
+    ctx: &Ctx<'c>,
+    name: &str,
+) -> Option<(&'c Usrloc, std::sync::Arc<dyn LocationStore>)> {
     let Some(ul) = ctx.core().and_then(|c| c.location()) else {
         log::error(
             "registrar",
@@ -215,7 +218,10 @@ fn save_common(ctx: &mut Ctx, table: &str, flags: i32, uri: &str) -> i32 {
     let mut headers = String::new();
     let Some(msg) = ctx.msg() else { return -1 };
     if !msg.is_request() {
-        log::error("registrar", format_args!("save works on a REGISTER request only"));
+        log::error(
+            "registrar",
+            format_args!("save works on a REGISTER request only"),
+        );
         return -1;
     }
     let Some((ul, store)) = location(ctx, table) else {
@@ -405,7 +411,7 @@ fn lookup_common(ctx: &mut Ctx, table: &str, uri: &str, to_dset: bool) -> i32 {
         }
         return 1;
     }
-    if lookup::set_ruri_branch(ctx, &targets[0]).is_err() {
+    if !lookup::set_ruri_branch(ctx, &targets[0]) {
         return -3;
     }
     if cfg.append_branches {
@@ -520,7 +526,9 @@ pub fn lookup_branches(ctx: &mut Ctx, table: &str) -> i32 {
         let Ok(targets) = lookup::targets(ctx, &*store, &aor, &cfg) else {
             continue;
         };
-        let Some(best) = targets.first() else { continue };
+        let Some(best) = targets.first() else {
+            continue;
+        };
         found = true;
         if let Some(slot) = ctx.state_mut().branches.get_mut(i) {
             slot.uri.clone_from(&best.uri);

@@ -365,7 +365,9 @@ pub fn save(
             // A star with an older CSeq of the same Call-ID is refused too.
             let mut stale = false;
             table.modify(aor, now, &mut |cs| {
-                stale = cs.iter().any(|c| c.call_id == common.call_id && c.cseq > cseq);
+                stale = cs
+                    .iter()
+                    .any(|c| c.call_id == common.call_id && c.cseq > cseq);
                 if !stale {
                     cs.clear();
                 }
@@ -397,8 +399,8 @@ pub fn save(
         if uri.len() > cfg.contact_max_size {
             return Err(refuse(RegError::ContactTooLong));
         }
-        let expires = contact_expires(cfg, c.param("expires"), expires_hf, novariation)
-            .map_err(refuse)?;
+        let expires =
+            contact_expires(cfg, c.param("expires"), expires_hf, novariation).map_err(refuse)?;
         let q = match (q_override, c.param("q")) {
             (Some(q), _) => Some(q),
             (None, Some(_)) => Some(c.q_millis().ok_or(refuse(RegError::InvalidQ))?),
@@ -458,9 +460,9 @@ pub fn save(
         let mut rc = 0;
         let mut result = Ok(());
         for w in &wanted {
-            let found = stored.iter().position(|s| {
-                matching.matches(s, &w.uri, &common.call_id, common.path.as_deref())
-            });
+            let found = stored
+                .iter()
+                .position(|s| matching.matches(s, &w.uri, &common.call_id, common.path.as_deref()));
             if let Some(i) = found {
                 let s = &stored[i];
                 if s.call_id == common.call_id && !touched.contains(&s.ruid) {
@@ -575,11 +577,7 @@ pub fn contact_line(bindings: &[Contact], now: u64, received_param: &str) -> Str
         if let Some(q) = c.q {
             let _ = write!(out, ";q={}", q_text(q));
         }
-        let remaining = if c.expires == 0 {
-            0
-        } else {
-            c.remaining(now)
-        };
+        let remaining = if c.expires == 0 { 0 } else { c.remaining(now) };
         let _ = write!(out, ";expires={remaining}");
         if let (false, Some(r)) = (received_param.is_empty(), &c.received) {
             let _ = write!(out, ";{received_param}=\"{r}\"");
@@ -667,7 +665,11 @@ mod tests {
         assert_eq!(contact_expires(&cfg, Some("x"), Some(300), true), Ok(3600));
         assert_eq!(contact_expires(&cfg, Some("0"), Some(300), true), Ok(0));
         assert_eq!(contact_expires(&cfg, None, Some(0), true), Ok(0));
-        assert_eq!(contact_expires(&cfg, Some("10"), None, true), Ok(60), "raised to min");
+        assert_eq!(
+            contact_expires(&cfg, Some("10"), None, true),
+            Ok(60),
+            "raised to min"
+        );
         let strict = RegCfg {
             min_expires_mode: true,
             max_expires: 1000,
@@ -720,7 +722,11 @@ mod tests {
         };
         let mut a = mk("sip:a@1", 160, Some(500));
         a.received = Some("sip:192.0.2.1:5070".into());
-        let line = contact_line(&[a, mk("sip:b@2", 50, None), mk("sip:c@3", 0, None)], 100, "received");
+        let line = contact_line(
+            &[a, mk("sip:b@2", 50, None), mk("sip:c@3", 0, None)],
+            100,
+            "received",
+        );
         assert_eq!(
             line,
             "Contact: <sip:a@1>;q=0.5;expires=60;received=\"sip:192.0.2.1:5070\", <sip:c@3>;expires=0\r\n"

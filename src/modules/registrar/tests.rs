@@ -51,7 +51,8 @@ impl TestCore {
 impl CoreServices for TestCore {
     fn is_myself(&self, host: &str, port: Option<u16>, _proto: Option<Proto>) -> bool {
         self.me.iter().any(|(h, p)| {
-            h.eq_ignore_ascii_case(host.trim_matches(['[', ']'])) && port.is_none_or(|want| want == *p)
+            h.eq_ignore_ascii_case(host.trim_matches(['[', ']']))
+                && port.is_none_or(|want| want == *p)
         })
     }
 
@@ -125,7 +126,9 @@ fn run<R>(
 /// Saves `msg`; returns the code and the reply sent.
 fn save_msg(core: &TestCore, msg: SipMsg, flags: i32) -> (i32, Option<SipMsg>) {
     let before = core.sent.borrow().len();
-    let (rc, _, _) = run(core, msg, MsgState::default(), |ctx| save(ctx, "location", flags));
+    let (rc, _, _) = run(core, msg, MsgState::default(), |ctx| {
+        save(ctx, "location", flags)
+    });
     let reply = (core.sent.borrow().len() > before)
         .then(|| core.last_sent())
         .flatten();
@@ -161,7 +164,11 @@ fn one_then_two_contacts_are_listed_with_their_expiry() {
     let core = TestCore::new(&[]);
     let (rc, reply) = save_msg(
         &core,
-        register("c1", 1, &["Contact: <sip:alice@192.0.2.10:5060>;expires=120"]),
+        register(
+            "c1",
+            1,
+            &["Contact: <sip:alice@192.0.2.10:5060>;expires=120"],
+        ),
         0,
     );
     assert_eq!(rc, 1);
@@ -178,7 +185,10 @@ fn one_then_two_contacts_are_listed_with_their_expiry() {
         register(
             "c2",
             1,
-            &["Contact: <sip:alice@192.0.2.11>;q=0.9, <sip:alice@192.0.2.12>;q=0.1", "Expires: 300"],
+            &[
+                "Contact: <sip:alice@192.0.2.11>;q=0.9, <sip:alice@192.0.2.12>;q=0.1",
+                "Expires: 300",
+            ],
         ),
         0,
     );
@@ -186,7 +196,11 @@ fn one_then_two_contacts_are_listed_with_their_expiry() {
     let reply = reply.unwrap_or_else(|| panic!("no reply"));
     let listed = contacts_of(&reply);
     assert_eq!(listed.len(), 3);
-    assert_eq!(listed[0], ("sip:alice@192.0.2.11".into(), Some(300)), "highest q first");
+    assert_eq!(
+        listed[0],
+        ("sip:alice@192.0.2.11".into(), Some(300)),
+        "highest q first"
+    );
     assert_eq!(listed[1], ("sip:alice@192.0.2.12".into(), Some(300)));
     assert_eq!(
         listed[2],
@@ -202,7 +216,10 @@ fn one_then_two_contacts_are_listed_with_their_expiry() {
 fn refresh_retransmission_and_old_cseq() {
     let core = TestCore::new(&[]);
     let c = "Contact: <sip:alice@192.0.2.10>";
-    assert_eq!(save_msg(&core, register("c", 5, &[c, "Expires: 100"]), 0).0, 1);
+    assert_eq!(
+        save_msg(&core, register("c", 5, &[c, "Expires: 100"]), 0).0,
+        1
+    );
     let (rc, reply) = save_msg(&core, register("c", 6, &[c, "Expires: 200"]), 0);
     assert_eq!(rc, 2, "updated");
     assert_eq!(
@@ -220,7 +237,10 @@ fn refresh_retransmission_and_old_cseq() {
     assert_eq!(rc, -1);
     let reply = reply.unwrap_or_else(|| panic!("no reply"));
     assert_eq!(reply.status_code(), Some(400));
-    assert_eq!(header(&reply, "P-Registrar-Error").as_deref(), Some("Invalid CSeq number"));
+    assert_eq!(
+        header(&reply, "P-Registrar-Error").as_deref(),
+        Some("Invalid CSeq number")
+    );
     // Another Call-ID may register the same contact at any CSeq.
     assert_eq!(save_msg(&core, register("other", 1, &[c]), 0).0, 2);
 }
@@ -230,7 +250,11 @@ fn removal_by_expires_zero_and_star() {
     let core = TestCore::new(&[]);
     let two = "Contact: <sip:alice@192.0.2.1>, <sip:alice@192.0.2.2>";
     assert_eq!(save_msg(&core, register("c", 1, &[two]), 0).0, 1);
-    let (rc, reply) = save_msg(&core, register("c", 2, &["Contact: <sip:alice@192.0.2.1>;expires=0"]), 0);
+    let (rc, reply) = save_msg(
+        &core,
+        register("c", 2, &["Contact: <sip:alice@192.0.2.1>;expires=0"]),
+        0,
+    );
     assert_eq!(rc, 3);
     assert_eq!(reply.map(|r| contacts_of(&r).len()), Some(1));
     let (rc, reply) = save_msg(&core, register("c", 3, &["Contact: *"]), 0);
@@ -250,20 +274,35 @@ fn removal_by_expires_zero_and_star() {
 #[test]
 fn expiry_limits() {
     let core = TestCore::new(&[("registrar", "max_expires", 600)]);
-    let (_, reply) = save_msg(&core, register("c", 1, &["Contact: <sip:a@1.2.3.4>;expires=10"]), 0);
+    let (_, reply) = save_msg(
+        &core,
+        register("c", 1, &["Contact: <sip:a@1.2.3.4>;expires=10"]),
+        0,
+    );
     assert_eq!(
         reply.map(|r| contacts_of(&r)),
         Some(vec![("sip:a@1.2.3.4".to_owned(), Some(60))]),
         "raised to min_expires"
     );
-    let (_, reply) = save_msg(&core, register("c", 2, &["Contact: <sip:a@1.2.3.4>;expires=7200"]), 0);
+    let (_, reply) = save_msg(
+        &core,
+        register("c", 2, &["Contact: <sip:a@1.2.3.4>;expires=7200"]),
+        0,
+    );
     assert_eq!(
         reply.map(|r| contacts_of(&r)),
         Some(vec![("sip:a@1.2.3.4".to_owned(), Some(600))]),
         "lowered to max_expires"
     );
-    let strict = TestCore::new(&[("registrar", "min_expires_mode", 1), ("registrar", "min_expires", 30)]);
-    let (rc, reply) = save_msg(&strict, register("c", 1, &["Contact: <sip:a@1.2.3.4>", "Expires: 10"]), 0);
+    let strict = TestCore::new(&[
+        ("registrar", "min_expires_mode", 1),
+        ("registrar", "min_expires", 30),
+    ]);
+    let (rc, reply) = save_msg(
+        &strict,
+        register("c", 1, &["Contact: <sip:a@1.2.3.4>", "Expires: 10"]),
+        0,
+    );
     assert_eq!(rc, -1);
     let reply = reply.unwrap_or_else(|| panic!("no reply"));
     assert_eq!(reply.status_code(), Some(423));
@@ -274,7 +313,10 @@ fn expiry_limits() {
 
 #[test]
 fn max_contacts_and_single_contact() {
-    let core = TestCore::new(&[("registrar", "max_contacts", 1), ("registrar", "retry_after", 30)]);
+    let core = TestCore::new(&[
+        ("registrar", "max_contacts", 1),
+        ("registrar", "retry_after", 30),
+    ]);
     let (rc, reply) = save_msg(
         &core,
         register("c", 1, &["Contact: <sip:a@1.1.1.1>, <sip:a@2.2.2.2>"]),
@@ -287,8 +329,15 @@ fn max_contacts_and_single_contact() {
     assert_eq!(table(&core).counts(), (0, 0));
 
     let core = TestCore::new(&[]);
-    assert_eq!(save_msg(&core, register("c", 1, &["Contact: <sip:a@1.1.1.1>"]), 0).0, 1);
-    let (rc, reply) = save_msg(&core, register("d", 1, &["Contact: <sip:a@2.2.2.2>"]), save::SAVE_SINGLE);
+    assert_eq!(
+        save_msg(&core, register("c", 1, &["Contact: <sip:a@1.1.1.1>"]), 0).0,
+        1
+    );
+    let (rc, reply) = save_msg(
+        &core,
+        register("d", 1, &["Contact: <sip:a@2.2.2.2>"]),
+        save::SAVE_SINGLE,
+    );
     assert_eq!(rc, 1);
     assert_eq!(
         reply.map(|r| contacts_of(&r)),
@@ -309,7 +358,12 @@ fn no_reply_flag_then_reg_send_reply() {
     let (rc, _, _) = run(&core, msg, state, reg_send_reply);
     assert_eq!(rc, 1);
     assert_eq!(core.last_sent().and_then(|r| r.status_code()), Some(200));
-    let (rc, _, _) = run(&core, register("x", 1, &[]), MsgState::default(), reg_send_reply);
+    let (rc, _, _) = run(
+        &core,
+        register("x", 1, &[]),
+        MsgState::default(),
+        reg_send_reply,
+    );
     assert_eq!(rc, -1, "nothing prepared");
 }
 
@@ -317,10 +371,22 @@ fn no_reply_flag_then_reg_send_reply() {
 fn malformed_registers_get_400() {
     let core = TestCore::new(&[]);
     for (extra, info) in [
-        (&["Contact: <sip:a@1.1.1.1>;q=2"][..], "Invalid q param in contact"),
-        (&["Contact: <sip:a@1.1.1.1>", "Expires: soon"][..], "Expires parse error"),
-        (&["Contact: <sip:a@1.1.1.1", "X: y"][..], "Contact parse error"),
-        (&["Contact: *, <sip:a@1.1.1.1>", "Expires: 0"][..], "* used in contact and more than 1 contact"),
+        (
+            &["Contact: <sip:a@1.1.1.1>;q=2"][..],
+            "Invalid q param in contact",
+        ),
+        (
+            &["Contact: <sip:a@1.1.1.1>", "Expires: soon"][..],
+            "Expires parse error",
+        ),
+        (
+            &["Contact: <sip:a@1.1.1.1", "X: y"][..],
+            "Contact parse error",
+        ),
+        (
+            &["Contact: *, <sip:a@1.1.1.1>", "Expires: 0"][..],
+            "* used in contact and more than 1 contact",
+        ),
     ] {
         let (rc, reply) = save_msg(&core, register("c", 1, extra), 0);
         assert_eq!(rc, -1, "{extra:?}");
@@ -350,12 +416,19 @@ fn lookup_rewrites_the_ruri_and_adds_branches() {
     let core = TestCore::new(&[]);
     save_msg(
         &core,
-        register("c", 1, &["Contact: <sip:alice@192.0.2.1>;q=0.5, <sip:alice@192.0.2.2>;q=1"]),
+        register(
+            "c",
+            1,
+            &["Contact: <sip:alice@192.0.2.1>;q=0.5, <sip:alice@192.0.2.2>;q=1"],
+        ),
         0,
     );
-    let (rc, state, msg) = run(&core, invite("sip:alice@example.com", false), MsgState::default(), |ctx| {
-        lookup(ctx, "location")
-    });
+    let (rc, state, msg) = run(
+        &core,
+        invite("sip:alice@example.com", false),
+        MsgState::default(),
+        |ctx| lookup(ctx, "location"),
+    );
     assert_eq!(rc, 1);
     assert_eq!(msg.ruri_str(), Some("sip:alice@192.0.2.2"));
     assert_eq!(msg.du(), None);
@@ -365,27 +438,47 @@ fn lookup_rewrites_the_ruri_and_adds_branches() {
     assert_eq!(state.branches[0].q, Some(500));
     assert!(state.branches[0].ruid.is_some());
 
-    let (rc, _, msg) = run(&core, invite("sip:nobody@example.com", false), MsgState::default(), |ctx| {
-        lookup(ctx, "location")
-    });
+    let (rc, _, msg) = run(
+        &core,
+        invite("sip:nobody@example.com", false),
+        MsgState::default(),
+        |ctx| lookup(ctx, "location"),
+    );
     assert_eq!(rc, -1);
     assert_eq!(msg.ruri_str(), Some("sip:nobody@example.com"), "untouched");
-    let (rc, _, _) = run(&core, invite("sip:example.com", false), MsgState::default(), |ctx| {
-        lookup(ctx, "location")
-    });
+    let (rc, _, _) = run(
+        &core,
+        invite("sip:example.com", false),
+        MsgState::default(),
+        |ctx| lookup(ctx, "location"),
+    );
     assert_eq!(rc, -3, "no user in the Request-URI");
 
     let quiet = TestCore::new(&[("registrar", "append_branches", 0)]);
-    save_msg(&quiet, register("c", 1, &["Contact: <sip:alice@1.1.1.1>, <sip:alice@2.2.2.2>"]), 0);
-    let (rc, state, _) = run(&quiet, invite("sip:alice@example.com", false), MsgState::default(), |ctx| {
-        lookup(ctx, "location")
-    });
+    save_msg(
+        &quiet,
+        register(
+            "c",
+            1,
+            &["Contact: <sip:alice@1.1.1.1>, <sip:alice@2.2.2.2>"],
+        ),
+        0,
+    );
+    let (rc, state, _) = run(
+        &quiet,
+        invite("sip:alice@example.com", false),
+        MsgState::default(),
+        |ctx| lookup(ctx, "location"),
+    );
     assert_eq!(rc, 1);
     assert!(state.branches.is_empty());
 
-    let (rc, state, msg) = run(&core, invite("sip:carol@example.com", false), MsgState::default(), |ctx| {
-        lookup_to_dset(ctx, "location", "sip:alice@example.com")
-    });
+    let (rc, state, msg) = run(
+        &core,
+        invite("sip:carol@example.com", false),
+        MsgState::default(),
+        |ctx| lookup_to_dset(ctx, "location", "sip:alice@example.com"),
+    );
     assert_eq!(rc, 1);
     assert_eq!(msg.ruri_str(), Some("sip:carol@example.com"));
     assert_eq!(state.branches.len(), 2);
@@ -407,9 +500,12 @@ fn nat_contacts_are_reached_at_their_source() {
     assert!(reply
         .header(HeaderName::Contact)
         .is_some_and(|h| h.value.contains(";received=\"sip:192.0.2.10:5060\"")));
-    let (rc, state, msg) = run(&core, invite("sip:alice@example.com", false), MsgState::default(), |ctx| {
-        lookup(ctx, "location")
-    });
+    let (rc, state, msg) = run(
+        &core,
+        invite("sip:alice@example.com", false),
+        MsgState::default(),
+        |ctx| lookup(ctx, "location"),
+    );
     assert_eq!(rc, 1);
     assert_eq!(msg.ruri_str(), Some("sip:alice@10.10.10.10:5062"));
     assert_eq!(msg.du(), Some("sip:192.0.2.10:5060"));
@@ -418,15 +514,22 @@ fn nat_contacts_are_reached_at_their_source() {
     // Without the flag, the received AVP is used.
     let avp = TestCore::new(&[]).with_str("registrar", "received_avp", "$avp(RECEIVED)");
     let mut state = MsgState::default();
-    state
-        .avps
-        .push("RECEIVED", crate::pv::PvValue::Str("sip:203.0.113.5:4000".into()));
-    run(&avp, register("c", 1, &["Contact: <sip:alice@10.1.1.1>"]), state, |ctx| {
-        save(ctx, "location", 0)
-    });
-    let (_, _, msg) = run(&avp, invite("sip:alice@example.com", false), MsgState::default(), |ctx| {
-        lookup(ctx, "location")
-    });
+    state.avps.push(
+        "RECEIVED",
+        crate::pv::PvValue::Str("sip:203.0.113.5:4000".into()),
+    );
+    run(
+        &avp,
+        register("c", 1, &["Contact: <sip:alice@10.1.1.1>"]),
+        state,
+        |ctx| save(ctx, "location", 0),
+    );
+    let (_, _, msg) = run(
+        &avp,
+        invite("sip:alice@example.com", false),
+        MsgState::default(),
+        |ctx| lookup(ctx, "location"),
+    );
     assert_eq!(msg.du(), Some("sip:203.0.113.5:4000"));
 }
 
@@ -435,18 +538,27 @@ fn method_filtering() {
     let core = TestCore::new(&[("registrar", "method_filtering", 1)]);
     save_msg(
         &core,
-        register("c", 1, &["Contact: <sip:alice@1.1.1.1>", "Allow: INVITE, ACK, BYE"]),
+        register(
+            "c",
+            1,
+            &["Contact: <sip:alice@1.1.1.1>", "Allow: INVITE, ACK, BYE"],
+        ),
         0,
     );
-    let (rc, _, _) = run(&core, invite("sip:alice@example.com", false), MsgState::default(), |ctx| {
-        lookup(ctx, "location")
-    });
+    let (rc, _, _) = run(
+        &core,
+        invite("sip:alice@example.com", false),
+        MsgState::default(),
+        |ctx| lookup(ctx, "location"),
+    );
     assert_eq!(rc, 1);
     let message = SipMsg::parse(
         "MESSAGE sip:alice@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:b@x>;tag=1\r\nTo: <sip:alice@example.com>\r\nCall-ID: m\r\nCSeq: 1 MESSAGE\r\n\r\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let (rc, _, _) = run(&core, message, MsgState::default(), |ctx| lookup(ctx, "location"));
+    let (rc, _, _) = run(&core, message, MsgState::default(), |ctx| {
+        lookup(ctx, "location")
+    });
     assert_eq!(rc, -2);
 }
 
@@ -454,7 +566,11 @@ fn method_filtering() {
 fn path_is_stored_echoed_and_used() {
     let core = TestCore::new(&[("registrar", "use_path", 1)]);
     let path = "Path: <sip:edge.example.net;lr>";
-    let (rc, reply) = save_msg(&core, register("c", 1, &["Contact: <sip:alice@10.0.0.9>", path]), 0);
+    let (rc, reply) = save_msg(
+        &core,
+        register("c", 1, &["Contact: <sip:alice@10.0.0.9>", path]),
+        0,
+    );
     assert_eq!(rc, -1, "path_mode 2 needs Supported: path");
     let reply = reply.unwrap_or_else(|| panic!("reply"));
     assert_eq!(reply.status_code(), Some(420));
@@ -462,15 +578,25 @@ fn path_is_stored_echoed_and_used() {
 
     let (rc, reply) = save_msg(
         &core,
-        register("c", 2, &["Contact: <sip:alice@10.0.0.9>", path, "Supported: path"]),
+        register(
+            "c",
+            2,
+            &["Contact: <sip:alice@10.0.0.9>", path, "Supported: path"],
+        ),
         0,
     );
     assert_eq!(rc, 1);
     let reply = reply.unwrap_or_else(|| panic!("reply"));
-    assert_eq!(header(&reply, "Path").as_deref(), Some("<sip:edge.example.net;lr>"));
-    let (_, state, msg) = run(&core, invite("sip:alice@example.com", false), MsgState::default(), |ctx| {
-        lookup(ctx, "location")
-    });
+    assert_eq!(
+        header(&reply, "Path").as_deref(),
+        Some("<sip:edge.example.net;lr>")
+    );
+    let (_, state, msg) = run(
+        &core,
+        invite("sip:alice@example.com", false),
+        MsgState::default(),
+        |ctx| lookup(ctx, "location"),
+    );
     assert_eq!(msg.du(), Some("sip:edge.example.net;lr"));
     assert_eq!(state.path.as_deref(), Some("<sip:edge.example.net;lr>"));
 }
@@ -478,11 +604,30 @@ fn path_is_stored_echoed_and_used() {
 #[test]
 fn registered_unregister_and_profiles() {
     let core = TestCore::new(&[]);
-    save_msg(&core, register("c", 1, &["Contact: <sip:alice@1.1.1.1>, <sip:alice@2.2.2.2>"]), 0);
+    save_msg(
+        &core,
+        register(
+            "c",
+            1,
+            &["Contact: <sip:alice@1.1.1.1>, <sip:alice@2.2.2.2>"],
+        ),
+        0,
+    );
     let inv = || invite("sip:alice@example.com", false);
-    assert_eq!(run(&core, inv(), MsgState::default(), |c| registered(c, "location")).0, 1);
     assert_eq!(
-        run(&core, inv(), MsgState::default(), |c| registered_uri(c, "location", "sip:bob@x")).0,
+        run(&core, inv(), MsgState::default(), |c| registered(
+            c, "location"
+        ))
+        .0,
+        1
+    );
+    assert_eq!(
+        run(&core, inv(), MsgState::default(), |c| registered_uri(
+            c,
+            "location",
+            "sip:bob@x"
+        ))
+        .0,
         -1
     );
     let (rc, _, _) = run(&core, inv(), MsgState::default(), |c| {
@@ -506,9 +651,20 @@ fn registered_unregister_and_profiles() {
         unregister(c, "location", "sip:alice@example.com")
     });
     assert_eq!(rc, 1);
-    assert_eq!(run(&core, inv(), MsgState::default(), |c| registered(c, "location")).0, -1);
     assert_eq!(
-        run(&core, inv(), MsgState::default(), |c| unregister(c, "location", "not a uri")).0,
+        run(&core, inv(), MsgState::default(), |c| registered(
+            c, "location"
+        ))
+        .0,
+        -1
+    );
+    assert_eq!(
+        run(&core, inv(), MsgState::default(), |c| unregister(
+            c,
+            "location",
+            "not a uri"
+        ))
+        .0,
         -1
     );
     fetch::free("p");
@@ -530,10 +686,17 @@ fn q_override_and_default_q() {
     );
     assert_eq!(rc, 1);
     save_msg(&core, register("d", 1, &["Contact: <sip:a@2.2.2.2>"]), 0);
-    let qs: Vec<Option<u16>> = table(&core).lookup("alice", usrloc::now()).iter().map(|c| c.q).collect();
+    let qs: Vec<Option<u16>> = table(&core)
+        .lookup("alice", usrloc::now())
+        .iter()
+        .map(|c| c.q)
+        .collect();
     assert_eq!(qs, [Some(700), Some(300)]);
     assert_eq!(
-        run(&core, register("c", 1, &[]), MsgState::default(), |c| set_q_override(c, "1001")).0,
+        run(&core, register("c", 1, &[]), MsgState::default(), |c| {
+            set_q_override(c, "1001")
+        })
+        .0,
         -1
     );
 }
@@ -545,8 +708,11 @@ fn no_location_service_is_an_error_not_a_panic() {
     let (rc, reply) = save_msg(&core, register("c", 1, &["Contact: <sip:a@1.1.1.1>"]), 0);
     assert_eq!(rc, -1);
     assert_eq!(reply.and_then(|r| r.status_code()), Some(500));
-    let (rc, _, _) = run(&core, invite("sip:alice@example.com", false), MsgState::default(), |ctx| {
-        lookup(ctx, "location")
-    });
+    let (rc, _, _) = run(
+        &core,
+        invite("sip:alice@example.com", false),
+        MsgState::default(),
+        |ctx| lookup(ctx, "location"),
+    );
     assert_eq!(rc, -3);
 }
