@@ -281,7 +281,10 @@ fn record(ctx: &mut Ctx, extra: &str, address: Option<&str>) -> i32 {
     };
     let values = if cfg.double_rr >= 2 || (cfg.double_rr == 1 && outbound != inbound) {
         let explicit = cfg.double_rr >= 2;
-        vec![value(outbound, explicit, true), value(inbound, explicit, true)]
+        vec![
+            value(outbound, explicit, true),
+            value(inbound, explicit, true),
+        ]
     } else {
         vec![value(inbound, false, false)]
     };
@@ -343,7 +346,10 @@ pub fn record_route_params(ctx: &mut Ctx, params: &str) -> i32 {
 #[kemi]
 pub fn record_route_advertised_address(ctx: &mut Ctx, addr: &str) -> i32 {
     if addr.trim().is_empty() {
-        log::error("rr", format_args!("record_route_advertised_address: empty address"));
+        log::error(
+            "rr",
+            format_args!("record_route_advertised_address: empty address"),
+        );
         return -1;
     }
     record(ctx, "", Some(addr))
@@ -354,7 +360,10 @@ fn preset(ctx: &mut Ctx, addrs: &[&str]) -> i32 {
         return -1;
     }
     if addrs.iter().any(|a| a.trim().is_empty() || !clean(a)) {
-        log::error("rr", format_args!("record_route_preset: empty or invalid address"));
+        log::error(
+            "rr",
+            format_args!("record_route_preset: empty or invalid address"),
+        );
         return -1;
     }
     let cfg = RrCfg::from_core(ctx.core());
@@ -467,7 +476,10 @@ pub fn remove_record_route(ctx: &mut Ctx) -> i32 {
 pub fn add_rr_param(ctx: &mut Ctx, param: &str) -> i32 {
     let p = as_params(param);
     if p.is_empty() || !clean(&p) || p.contains(['<', '>', ',']) {
-        log::error("rr", format_args!("add_rr_param: invalid parameter {param:?}"));
+        log::error(
+            "rr",
+            format_args!("add_rr_param: invalid parameter {param:?}"),
+        );
         return -1;
     }
     ctx.state_mut().rr.params.push_str(&p);
@@ -530,8 +542,11 @@ fn remove_routes(msg: &mut SipMsg, entries: &[RouteEntry], remove: &[usize]) -> 
     headers.sort_unstable();
     headers.dedup();
     for h in headers {
-        let line: Vec<(usize, &RouteEntry)> =
-            entries.iter().enumerate().filter(|(_, e)| e.header == h).collect();
+        let line: Vec<(usize, &RouteEntry)> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.header == h)
+            .collect();
         let gone: Vec<bool> = line.iter().map(|(i, _)| remove.contains(i)).collect();
         if gone.iter().all(|g| *g) {
             msg.delete_header(h).map_err(|_| ())?;
@@ -590,7 +605,10 @@ fn set_ruri(msg: &mut SipMsg, uri: &str) -> bool {
     match msg.set_ruri(uri) {
         Ok(()) => true,
         Err(e) => {
-            log::error("rr", format_args!("cannot set the Request-URI to {uri}: {e}"));
+            log::error(
+                "rr",
+                format_args!("cannot set the Request-URI to {uri}: {e}"),
+            );
             false
         }
     }
@@ -598,11 +616,15 @@ fn set_ruri(msg: &mut SipMsg, uri: &str) -> bool {
 
 /// RFC 3261 §16.12 after a loose router (or for a preloaded route set).
 fn after_loose(ctx: &mut Ctx, entries: &[RouteEntry], preloaded: bool, double_rr: bool) -> i32 {
-    let Some(core) = ctx.core() else { return RR_ERROR };
+    let Some(core) = ctx.core() else {
+        return RR_ERROR;
+    };
     let Ok(top) = Uri::parse(&entries[0].uri) else {
         log::error("rr", format_args!("bad Route URI {}", entries[0].uri));
         return RR_ERROR;
     };
+    // Every Route entry to drop is removed in one step: removals on one
+    // header line must be computed together.
     let mut remove = Vec::new();
     let mut next = 0;
     if uri_is_myself(core, &top) {
@@ -613,11 +635,13 @@ fn after_loose(ctx: &mut Ctx, entries: &[RouteEntry], preloaded: bool, double_rr
             remove.push(1);
             next = 2;
         }
-        let Some(msg) = ctx.msg_mut() else { return RR_ERROR };
-        if remove_routes(msg, entries, &remove).is_err() {
-            return RR_ERROR;
-        }
         if next >= entries.len() {
+            let Some(msg) = ctx.msg_mut() else {
+                return RR_ERROR;
+            };
+            if remove_routes(msg, entries, &remove).is_err() {
+                return RR_ERROR;
+            }
             return if preloaded { RR_PRELOADED } else { RR_DRIVEN };
         }
         ctx.state_mut().rr.next_hop_from_route = true;
@@ -628,20 +652,25 @@ fn after_loose(ctx: &mut Ctx, entries: &[RouteEntry], preloaded: bool, double_rr
         log::error("rr", format_args!("bad Route URI {}", entries[next].uri));
         return RR_ERROR;
     };
-    let Some(msg) = ctx.msg_mut() else { return RR_ERROR };
+    let Some(msg) = ctx.msg_mut() else {
+        return RR_ERROR;
+    };
     if !hop.lr() {
         // The next hop is a strict router: it gets the request with its
         // URI as Request-URI and ours (the remote target) as last Route.
         let Some(old) = msg.original_ruri_str().map(str::to_owned) else {
             return RR_ERROR;
         };
+        remove.push(next);
         if msg.append_header(&format!("Route: <{old}>")).is_err()
             || !set_ruri(msg, &maddr_uri(&hop))
-            || remove_routes(msg, entries, &[next]).is_err()
         {
             return RR_ERROR;
         }
     } else if !set_du(msg, &maddr_uri(&hop)) {
+        return RR_ERROR;
+    }
+    if remove_routes(msg, entries, &remove).is_err() {
         return RR_ERROR;
     }
     RR_DRIVEN
@@ -651,7 +680,9 @@ fn after_loose(ctx: &mut Ctx, entries: &[RouteEntry], preloaded: bool, double_rr
 /// Request-URI is this server's Record-Route URI and the remote target is
 /// the last Route.
 fn after_strict(ctx: &mut Ctx, entries: &[RouteEntry], double_rr: bool) -> i32 {
-    let Some(core) = ctx.core() else { return RR_ERROR };
+    let Some(core) = ctx.core() else {
+        return RR_ERROR;
+    };
     let mut current = 0;
     let mut remove = Vec::new();
     if let Ok(top) = Uri::parse(&entries[0].uri) {
@@ -660,7 +691,9 @@ fn after_strict(ctx: &mut Ctx, entries: &[RouteEntry], double_rr: bool) -> i32 {
             current = 1;
             if entries.len() < 2 {
                 // Our two Routes and nothing after them.
-                let Some(msg) = ctx.msg_mut() else { return RR_ERROR };
+                let Some(msg) = ctx.msg_mut() else {
+                    return RR_ERROR;
+                };
                 let _ = remove_routes(msg, entries, &remove);
                 return RR_ERROR;
             }
@@ -674,7 +707,9 @@ fn after_strict(ctx: &mut Ctx, entries: &[RouteEntry], double_rr: bool) -> i32 {
         log::error("rr", format_args!("bad Route URI {}", entries[current].uri));
         return RR_ERROR;
     };
-    let Some(msg) = ctx.msg_mut() else { return RR_ERROR };
+    let Some(msg) = ctx.msg_mut() else {
+        return RR_ERROR;
+    };
     if !hop.lr() {
         // Strict router next too: behave as one.
         remove.push(current);
@@ -687,7 +722,10 @@ fn after_strict(ctx: &mut Ctx, entries: &[RouteEntry], double_rr: bool) -> i32 {
         }
         let last = entries.len() - 1;
         if last <= current {
-            log::error("rr", format_args!("strict-routed request without remote target in Route"));
+            log::error(
+                "rr",
+                format_args!("strict-routed request without remote target in Route"),
+            );
             return RR_ERROR;
         }
         let Ok(target) = Uri::parse(&entries[last].uri) else {
@@ -707,7 +745,9 @@ fn loose_route_with(ctx: &mut Ctx, mode: i32) -> i32 {
         log::error("rr", format_args!("loose_route needs a running server"));
         return RR_ERROR;
     };
-    let Some(msg) = ctx.msg() else { return RR_ERROR };
+    let Some(msg) = ctx.msg() else {
+        return RR_ERROR;
+    };
     if !msg.is_request() {
         return RR_ERROR;
     }
@@ -863,7 +903,10 @@ fn matches(pattern: &str, text: &str) -> Option<bool> {
         {
             Ok(re) => re,
             Err(e) => {
-                log::error("rr", format_args!("bad regular expression {pattern:?}: {e}"));
+                log::error(
+                    "rr",
+                    format_args!("bad regular expression {pattern:?}: {e}"),
+                );
                 return None;
             }
         };
@@ -948,9 +991,11 @@ pub fn is_direction(ctx: &mut Ctx, dir: &str) -> i32 {
         .flatten()
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
-    let from_tag = ctx
-        .msg()
-        .and_then(|m| m.from_header().ok().and_then(|f| f.tag().map(str::to_owned)));
+    let from_tag = ctx.msg().and_then(|m| {
+        m.from_header()
+            .ok()
+            .and_then(|f| f.tag().map(str::to_owned))
+    });
     let upstream = match (ftag, from_tag) {
         (Some(f), Some(t)) if !t.is_empty() => f != t,
         _ => false,
@@ -962,3 +1007,402 @@ pub fn is_direction(ctx: &mut Ctx, dir: &str) -> i32 {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctx::{MsgState, WorkerLocal};
+    use crate::modules::registrar::tests::{udp_from, TestCore};
+    use crate::transport::RecvInfo;
+
+    fn run<R>(
+        core: &TestCore,
+        msg: &mut SipMsg,
+        recv: RecvInfo,
+        state: MsgState,
+        f: impl FnOnce(&mut Ctx) -> R,
+    ) -> (R, MsgState) {
+        let mut worker = WorkerLocal::default();
+        let mut ctx = Ctx::for_message(&mut worker, msg, recv)
+            .with_core(core)
+            .with_state(state);
+        let r = f(&mut ctx);
+        (r, ctx.take_state())
+    }
+
+    fn parse(text: &str) -> SipMsg {
+        SipMsg::parse(text.replace('\n', "\r\n")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn invite(ruri: &str, extra: &str) -> SipMsg {
+        parse(&format!(
+            "INVITE {ruri} SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-1\nFrom: <sip:alice@example.com>;tag=from1\nTo: <sip:bob@example.com>\nCall-ID: rr-1\nCSeq: 1 INVITE\n{extra}Content-Length: 0\n\n"
+        ))
+    }
+
+    fn in_dialog(ruri: &str, from_tag: &str, routes: &str) -> SipMsg {
+        parse(&format!(
+            "BYE {ruri} SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-2\nFrom: <sip:alice@example.com>;tag={from_tag}\nTo: <sip:bob@example.com>;tag=to1\nCall-ID: rr-1\nCSeq: 2 BYE\n{routes}Content-Length: 0\n\n"
+        ))
+    }
+
+    fn out(msg: &SipMsg) -> String {
+        String::from_utf8_lossy(&msg.to_bytes()).into_owned()
+    }
+
+    fn rr_lines(msg: &SipMsg) -> Vec<String> {
+        out(msg)
+            .lines()
+            .filter(|l| l.starts_with("Record-Route:"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn route_lines(msg: &SipMsg) -> Vec<String> {
+        out(msg)
+            .lines()
+            .filter(|l| l.starts_with("Route:"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn client() -> RecvInfo {
+        udp_from("192.0.2.1:5060")
+    }
+
+    #[test]
+    fn record_route_goes_on_top_once() {
+        let core = TestCore::new(&[]);
+        let mut m = invite(
+            "sip:bob@example.com",
+            "Record-Route: <sip:upstream.example.org;lr>\n",
+        );
+        let (rc, state) = run(&core, &mut m, client(), MsgState::default(), record_route);
+        assert_eq!(rc, 1);
+        assert_eq!(
+            rr_lines(&m),
+            [
+                "Record-Route: <sip:10.0.0.1:5060;lr;ftag=from1>",
+                "Record-Route: <sip:upstream.example.org;lr>"
+            ]
+        );
+        let (rc, _) = run(&core, &mut m, client(), state, record_route);
+        assert_eq!(rc, -1, "double attempt");
+        assert_eq!(rr_lines(&m).len(), 2);
+    }
+
+    #[test]
+    fn parameters_full_lr_fromtag_and_tcp() {
+        let core = TestCore::new(&[("rr", "enable_full_lr", 1), ("rr", "append_fromtag", 0)]);
+        let mut m = invite("sip:bob@192.0.2.50;transport=tcp", "");
+        let mut tcp = client();
+        tcp.proto = Proto::Tcp;
+        let (rc, _) = run(&core, &mut m, tcp, MsgState::default(), |c| {
+            record_route_params(c, "did=abc")
+        });
+        assert_eq!(rc, 1);
+        assert_eq!(
+            rr_lines(&m),
+            ["Record-Route: <sip:10.0.0.1:5060;transport=tcp;lr=on;did=abc>"]
+        );
+        // TCP in, UDP out (no transport in the Request-URI): two.
+        let mut m = invite("sip:bob@192.0.2.50", "");
+        run(&core, &mut m, tcp, MsgState::default(), record_route);
+        assert_eq!(
+            rr_lines(&m),
+            [
+                "Record-Route: <sip:10.0.0.1:5060;r2=on;lr=on>",
+                "Record-Route: <sip:10.0.0.1:5060;transport=tcp;r2=on;lr=on>"
+            ]
+        );
+        let mut m = invite("sip:bob@example.com", "");
+        let (rc, _) = run(&core, &mut m, client(), MsgState::default(), |c| {
+            record_route_params(c, "bad\r\nX: y")
+        });
+        assert_eq!(rc, -1);
+        assert!(rr_lines(&m).is_empty());
+    }
+
+    #[test]
+    fn add_rr_param_before_and_after() {
+        let core = TestCore::new(&[]);
+        let mut m = invite("sip:bob@example.com", "");
+        let (_, state) = run(&core, &mut m, client(), MsgState::default(), |c| {
+            add_rr_param(c, ";a=1")
+        });
+        let (_, state) = run(&core, &mut m, client(), state, record_route);
+        let (rc, state) = run(&core, &mut m, client(), state, |c| {
+            add_rr_param(c, "nat=yes")
+        });
+        assert_eq!(rc, 1);
+        assert_eq!(
+            rr_lines(&m),
+            ["Record-Route: <sip:10.0.0.1:5060;lr;ftag=from1;a=1;nat=yes>"]
+        );
+        let (rc, state) = run(&core, &mut m, client(), state, remove_record_route);
+        assert_eq!(rc, 1);
+        assert!(rr_lines(&m).is_empty());
+        let (rc, _) = run(&core, &mut m, client(), state, |c| add_rr_param(c, "x<y"));
+        assert_eq!(rc, -1);
+    }
+
+    #[test]
+    fn presets_and_advertised_address() {
+        let core = TestCore::new(&[]);
+        let mut m = invite("sip:bob@example.com", "");
+        let (rc, _) = run(&core, &mut m, client(), MsgState::default(), |c| {
+            record_route_preset(c, "203.0.113.1:5060", "10.0.0.1:5060")
+        });
+        assert_eq!(rc, 1);
+        assert_eq!(
+            rr_lines(&m),
+            [
+                "Record-Route: <sip:203.0.113.1:5060;r2=on;lr;ftag=from1>",
+                "Record-Route: <sip:10.0.0.1:5060;r2=on;lr;ftag=from1>"
+            ]
+        );
+        let mut m = invite("sip:bob@example.com", "");
+        let (rc, _) = run(&core, &mut m, client(), MsgState::default(), |c| {
+            record_route_preset_one(c, "sip:edge.example.com")
+        });
+        assert_eq!(rc, 1);
+        assert_eq!(
+            rr_lines(&m),
+            ["Record-Route: <sip:edge.example.com;lr;ftag=from1>"]
+        );
+        let mut m = invite("sip:bob@example.com", "");
+        let (rc, _) = run(&core, &mut m, client(), MsgState::default(), |c| {
+            record_route_advertised_address(c, "sip.example.com:5080")
+        });
+        assert_eq!(rc, 1);
+        assert_eq!(
+            rr_lines(&m),
+            ["Record-Route: <sip:sip.example.com:5080;lr;ftag=from1>"]
+        );
+        let single = TestCore::new(&[("rr", "enable_double_rr", 0)]);
+        let mut m = invite("sip:bob@example.com", "");
+        let (rc, _) = run(&single, &mut m, client(), MsgState::default(), |c| {
+            record_route_preset(c, "a:1", "b:2")
+        });
+        assert_eq!(rc, -1);
+    }
+
+    #[test]
+    fn double_record_route_when_the_transport_changes() {
+        let core = TestCore::new(&[]);
+        let mut m = invite("sip:bob@192.0.2.50;transport=tcp", "");
+        let (rc, _) = run(&core, &mut m, client(), MsgState::default(), record_route);
+        assert_eq!(rc, 1);
+        assert_eq!(
+            rr_lines(&m),
+            [
+                "Record-Route: <sip:10.0.0.1:5060;transport=tcp;r2=on;lr;ftag=from1>",
+                "Record-Route: <sip:10.0.0.1:5060;r2=on;lr;ftag=from1>"
+            ]
+        );
+        // And loose_route later consumes both.
+        let mut bye = in_dialog(
+            "sip:alice@192.0.2.1",
+            "to1",
+            "Route: <sip:10.0.0.1:5060;transport=tcp;r2=on;lr;ftag=from1>, <sip:10.0.0.1:5060;r2=on;lr;ftag=from1>\nRoute: <sip:next.example.com;lr>\n",
+        );
+        let (rc, state) = run(&core, &mut bye, client(), MsgState::default(), loose_route);
+        assert_eq!(rc, 1);
+        assert_eq!(bye.du(), Some("sip:next.example.com;lr"));
+        assert_eq!(route_lines(&bye), ["Route: <sip:next.example.com;lr>"]);
+        assert!(state.rr.next_hop_from_route);
+    }
+
+    #[test]
+    fn loose_route_cases() {
+        let core = TestCore::new(&[]);
+        // No Route header.
+        let mut m = in_dialog("sip:bob@192.0.2.9", "from1", "");
+        assert_eq!(
+            run(&core, &mut m, client(), MsgState::default(), loose_route).0,
+            -1
+        );
+
+        // Our Route then a loose router: $du is the next one.
+        let mut m = in_dialog(
+            "sip:bob@192.0.2.9",
+            "from1",
+            "Route: <sip:10.0.0.1:5060;lr;ftag=from1;nat=yes>, <sip:p2.example.com;lr>\n",
+        );
+        let (rc, state) = run(&core, &mut m, client(), MsgState::default(), loose_route);
+        assert_eq!(rc, 1);
+        assert_eq!(m.du(), Some("sip:p2.example.com;lr"));
+        assert_eq!(m.ruri_str(), Some("sip:bob@192.0.2.9"));
+        assert_eq!(route_lines(&m), ["Route: <sip:p2.example.com;lr>"]);
+        let (rc, state) = run(&core, &mut m, client(), state, |c| {
+            check_route_param(c, "NAT=yes")
+        });
+        assert_eq!(rc, 1, "case-insensitive match on our Route's parameters");
+        let (rc, state) = run(&core, &mut m, client(), state, |c| {
+            check_route_param(c, "foo")
+        });
+        assert_eq!(rc, -1);
+        let (rc, state) = run(&core, &mut m, client(), state, |c| {
+            check_route_param(c, "(")
+        });
+        assert_eq!(rc, -1, "a bad expression is a failure, not a panic");
+        assert_eq!(
+            run(&core, &mut m, client(), state.clone(), |c| is_direction(
+                c,
+                "downstream"
+            ))
+            .0,
+            1
+        );
+        assert_eq!(
+            run(&core, &mut m, client(), state.clone(), |c| is_direction(
+                c, "upstream"
+            ))
+            .0,
+            -1
+        );
+        assert_eq!(
+            run(&core, &mut m, client(), state.clone(), |c| is_direction(
+                c, "sideways"
+            ))
+            .0,
+            -1
+        );
+        assert_eq!(run(&core, &mut m, client(), state, next_hop_route).0, 1);
+
+        // The callee's request: its From tag is not the dialog's ftag.
+        let mut m = in_dialog(
+            "sip:alice@192.0.2.1",
+            "to1",
+            "Route: <sip:10.0.0.1:5060;lr;ftag=from1>\n",
+        );
+        let (rc, state) = run(&core, &mut m, client(), MsgState::default(), loose_route);
+        assert_eq!(rc, 1, "our Route alone: routed by the Request-URI");
+        assert_eq!(m.du(), None);
+        assert!(route_lines(&m).is_empty());
+        assert_eq!(
+            run(&core, &mut m, client(), state.clone(), |c| is_direction(
+                c, "upstream"
+            ))
+            .0,
+            1
+        );
+        assert_eq!(run(&core, &mut m, client(), state, next_hop_route).0, -1);
+
+        // The top Route is not us: it is the next hop.
+        let mut m = in_dialog(
+            "sip:bob@192.0.2.9",
+            "from1",
+            "Route: <sip:other.example.com;lr>\n",
+        );
+        assert_eq!(
+            run(&core, &mut m, client(), MsgState::default(), loose_route).0,
+            1
+        );
+        assert_eq!(m.du(), Some("sip:other.example.com;lr"));
+        assert_eq!(route_lines(&m).len(), 1);
+
+        // A preloaded Route naming only us.
+        let mut m = invite("sip:bob@example.com", "Route: <sip:10.0.0.1;lr>\n");
+        assert_eq!(
+            run(&core, &mut m, client(), MsgState::default(), loose_route).0,
+            -3
+        );
+        assert!(route_lines(&m).is_empty());
+        let mut m = invite("sip:bob@example.com", "Route: <sip:10.0.0.1;lr>\n");
+        assert_eq!(
+            run(
+                &core,
+                &mut m,
+                client(),
+                MsgState::default(),
+                loose_route_preloaded
+            )
+            .0,
+            1
+        );
+    }
+
+    #[test]
+    fn strict_routers_both_ways() {
+        let core = TestCore::new(&[]);
+        // Next hop is a strict router: it becomes the Request-URI and the
+        // old Request-URI goes last in the Route set.
+        let mut m = in_dialog(
+            "sip:bob@192.0.2.9",
+            "from1",
+            "Route: <sip:10.0.0.1;lr>, <sip:strict.example.com>\n",
+        );
+        assert_eq!(
+            run(&core, &mut m, client(), MsgState::default(), loose_route).0,
+            1
+        );
+        assert_eq!(m.ruri_str(), Some("sip:strict.example.com"));
+        assert_eq!(route_lines(&m), ["Route: <sip:bob@192.0.2.9>"]);
+
+        // The previous hop was a strict router: the Request-URI is our
+        // Record-Route URI and the remote target is the last Route.
+        let mut m = in_dialog(
+            "sip:10.0.0.1;lr;ftag=from1",
+            "from1",
+            "Route: <sip:p2.example.com;lr>\nRoute: <sip:bob@192.0.2.9>\n",
+        );
+        let (rc, state) = run(&core, &mut m, client(), MsgState::default(), loose_route);
+        assert_eq!(rc, 1);
+        assert_eq!(m.ruri_str(), Some("sip:bob@192.0.2.9"));
+        assert_eq!(m.du(), Some("sip:p2.example.com;lr"));
+        assert_eq!(route_lines(&m), ["Route: <sip:p2.example.com;lr>"]);
+        assert_eq!(
+            run(&core, &mut m, client(), state, |c| is_direction(
+                c,
+                "downstream"
+            ))
+            .0,
+            1
+        );
+
+        // With mode 1, a Request-URI naming us is not taken as strict
+        // routing.
+        let mut m = in_dialog(
+            "sip:10.0.0.1;lr",
+            "from1",
+            "Route: <sip:p2.example.com;lr>\n",
+        );
+        assert_eq!(
+            run(&core, &mut m, client(), MsgState::default(), |c| {
+                loose_route_mode(c, 1)
+            })
+            .0,
+            1
+        );
+        assert_eq!(m.ruri_str(), Some("sip:10.0.0.1;lr"));
+        assert_eq!(m.du(), Some("sip:p2.example.com;lr"));
+    }
+
+    #[test]
+    fn route_values_are_removed_from_the_right_lines() {
+        let mut m = in_dialog(
+            "sip:bob@192.0.2.9",
+            "from1",
+            "Route: <sip:a.example.com;lr>, <sip:10.0.0.1;lr>, <sip:c.example.com;lr>\n",
+        );
+        let entries = route_entries(&m).unwrap_or_default();
+        assert_eq!(entries.len(), 3);
+        assert!(remove_routes(&mut m, &entries, &[1, 2]).is_ok());
+        assert_eq!(route_lines(&m), ["Route: <sip:a.example.com;lr>"]);
+        let mut m = in_dialog(
+            "sip:bob@192.0.2.9",
+            "from1",
+            "Route: <sip:a;lr>, <sip:b;lr>\nRoute: <sip:c;lr>\n",
+        );
+        let entries = route_entries(&m).unwrap_or_default();
+        assert!(remove_routes(&mut m, &entries, &[0, 2]).is_ok());
+        assert_eq!(route_lines(&m), ["Route: <sip:b;lr>"]);
+    }
+
+    #[test]
+    fn maddr_is_followed() {
+        let u = Uri::parse("sip:p.example.com:5070;maddr=192.0.2.7;lr")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(maddr_uri(&u), "sip:192.0.2.7:5070");
+    }
+}
