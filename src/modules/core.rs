@@ -1,10 +1,19 @@
-//! Functions on `KSR` itself: logging and the other core helpers.
+//! Functions on `KSR` itself: logging here; flags, methods, transports,
+//! the Request-URI and destination, "myself" checks and forwarding in the
+//! files of the `core` folder.
 //!
 //! The logging functions write the text as given: no pseudo-variable is
 //! expanded (use `KSR.xlog` for that) and no newline is added; a trailing
 //! newline in the text is optional.
 
+pub mod flags;
 pub mod forward;
+pub mod message;
+pub mod method;
+pub mod myself;
+#[cfg(test)]
+pub(crate) mod tests;
+pub mod transport;
 
 use kemid_macros::kemi;
 

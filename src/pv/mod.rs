@@ -46,6 +46,7 @@ mod spec;
 
 pub use avp::Avps;
 pub use format::expand;
+pub(crate) use message::method as message_method;
 pub use message::{rewrite_ruri, RuriPart};
 pub use shared::SharedVars;
 pub use spec::{Builtin, PvClass, PvIndex, PvSpec};
