@@ -11,6 +11,7 @@
 //! engine.
 
 pub mod core;
+pub mod hdr;
 pub mod pv;
 pub mod registrar;
 pub mod rr;
