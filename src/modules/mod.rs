@@ -12,6 +12,7 @@
 
 pub mod core;
 pub mod hdr;
+pub mod kx;
 pub mod pv;
 pub mod registrar;
 pub mod rr;

@@ -46,7 +46,7 @@ mod spec;
 
 pub use avp::Avps;
 pub use format::expand;
-pub(crate) use message::method as message_method;
+pub(crate) use message::{method as message_method, proto_id};
 pub use message::{rewrite_ruri, RuriPart};
 pub use shared::SharedVars;
 pub use spec::{Builtin, PvClass, PvIndex, PvSpec};
