@@ -72,6 +72,9 @@ pub const MAX_BRANCHES: usize = 12;
 pub struct MsgState {
     /// Message flags (`KSR.setflag`): bit N is flag N.
     pub flags: u32,
+    /// Extended message flags 0..=63 (`KSR.corex.setxflag`): bit N is flag
+    /// N.
+    pub xflags: u64,
     /// Branch flags of the Request-URI branch in `[0]` (`KSR.setbflag`,
     /// `KSR.setbiflag(f, 0)`); the further branches keep theirs in
     /// [`Branch::flags`] (`KSR.setbiflag(f, i)` is `branches[i - 1]`).
@@ -88,7 +91,8 @@ pub struct MsgState {
     pub add_local_rport: bool,
     /// The reply a failed sanity check prepared when the sanity module does
     /// not reply itself (`noreply`): code and reason, for
-    /// `KSR.sanity.sanity_reply()`.
+    /// `KSR.sanity.sanity_reply()`; code 0 when the message must not be
+    /// answered.
     pub sanity_reply: Option<(u16, &'static str)>,
     /// The Path of the Request-URI branch (branch 0), set by
     /// `registrar.lookup` for a contact registered through proxies: the

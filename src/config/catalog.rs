@@ -124,6 +124,37 @@ pub static MODULES: &[ModuleSpec] = &[
         ],
     },
     ModuleSpec {
+        name: "maxfwd",
+        doc: "Max-Forwards processing (KSR.maxfwd)",
+        params: &[p(
+            "max_limit",
+            Int,
+            "the highest Max-Forwards value forwarded, 0 to 255 (default 70)",
+        )],
+    },
+    ModuleSpec {
+        name: "sanity",
+        doc: "request sanity checks with error replies (KSR.sanity)",
+        params: &[
+            p("default_checks", Int, "the checks of sanity_check_defaults() (default 3047)"),
+            p("uri_checks", Int, "the URIs sanity_check_defaults() parses (default 7)"),
+            p("proxy_require", Str, "the Proxy-Require extensions accepted, comma-separated"),
+            p("noreply", Int, "1: keep the error reply for sanity_reply() instead of sending it"),
+            inert("autodrop", Int),
+            p("size_checks", Int, "1: check sizes on every sanity_check"),
+            p("size_message", Int, "the largest message, in bytes (default 16384)"),
+            p("size_method", Int, "the longest method (default 32)"),
+            p("size_ruri", Int, "the longest Request-URI (default 256)"),
+            p("size_from_uri", Int, "the longest From URI (default 256)"),
+            p("size_to_uri", Int, "the longest To URI (default 256)"),
+            p("size_contact_uri", Int, "the longest Contact URI (default 256)"),
+            p("size_route_uri", Int, "the longest Route or Record-Route URI (default 256)"),
+            p("size_header", Int, "the longest header line (default 2048)"),
+            p("size_headers", Int, "the largest header section (default 8192)"),
+            p("size_body", Int, "the largest body (default 8192)"),
+        ],
+    },
+    ModuleSpec {
         name: "sl",
         doc: "stateless replies (KSR.sl)",
         params: &[
@@ -283,6 +314,11 @@ pub static MODULES: &[ModuleSpec] = &[
         name: "tmx",
         doc: "tm extensions (KSR.tmx)",
         params: &[inert("precheck_trans", Int)],
+    },
+    ModuleSpec {
+        name: "textopsx",
+        doc: "more text operations: applying changes, header values, iterators (KSR.textopsx)",
+        params: &[],
     },
     ModuleSpec {
         name: "cfg_rpc",

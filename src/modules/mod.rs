@@ -13,9 +13,11 @@
 pub mod core;
 pub mod hdr;
 pub mod kx;
+pub mod maxfwd;
 pub mod pv;
 pub mod registrar;
 pub mod rr;
+pub mod sanity;
 pub mod sl;
 pub mod tm;
 pub mod tmx;
