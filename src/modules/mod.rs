@@ -23,3 +23,4 @@ pub mod tm;
 pub mod tmx;
 pub mod textops;
 pub mod x;
+pub mod xlog;
