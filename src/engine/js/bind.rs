@@ -331,7 +331,7 @@ fn push_js_str(s: &JsString, out: &mut String) {
 }
 
 /// An export's result as the script sees it (kemi-api conventions).
-fn to_js(ret: Ret, no_args: bool) -> JsValue {
+pub(super) fn to_js(ret: Ret, no_args: bool) -> JsValue {
     match ret {
         // Kamailio's quirk: "nothing" is `false` for a call without
         // arguments, `0` otherwise.
