@@ -13,7 +13,6 @@ log() { printf '%s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 2; }
 
 # Clock ticks per second of /proc/<pid>/stat times.
-# shellcheck disable=SC2034
 CLK_TCK="$(getconf CLK_TCK)"
 
 # Server process groups started by start_server, stopped by stop_all.
@@ -66,7 +65,7 @@ start_server() {
 # command name. Fails when the process is gone.
 proc_field() {
     local line rest
-    line="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
     rest="${line##*) }"
     local -a f
     read -r -a f <<<"$rest"
@@ -79,18 +78,27 @@ alive() {
     proc_field "$1" 0 >/dev/null 2>&1
 }
 
-# group_cpu_ticks PGID: user+system CPU ticks of every process of the group,
-# with the reaped children's times (cutime, cstime) so a worker that exited
-# is still counted. A process's times include all its threads.
-group_cpu_ticks() {
-    local pgid=$1 total=0 stat line rest
+# group_cpu_ns PGID: CPU time (user + system), in nanoseconds, of every
+# process of the group and all their threads. Read from the scheduler's
+# per-thread run time (/proc/PID/task/TID/schedstat), which counts in
+# nanoseconds; where the kernel has no schedstat, from utime + stime +
+# cutime + cstime of /proc/PID/stat, in clock ticks (10 ms).
+group_cpu_ns() {
+    local pgid=$1 total=0 stat line rest task ns
     local -a f
     for stat in /proc/[0-9]*/stat; do
-        line="$(cat "$stat" 2>/dev/null)" || continue
+        { read -r line <"$stat"; } 2>/dev/null || continue
         rest="${line##*) }"
         read -r -a f <<<"$rest"
         [[ "${f[2]}" == "$pgid" ]] || continue
-        total=$((total + f[11] + f[12] + f[13] + f[14]))
+        if [[ -r /proc/self/schedstat ]]; then
+            for task in "${stat%/stat}"/task/*/schedstat; do
+                { read -r ns _ <"$task"; } 2>/dev/null || continue
+                total=$((total + ns))
+            done
+        else
+            total=$((total + (f[11] + f[12] + f[13] + f[14]) * 1000000000 / CLK_TCK))
+        fi
     done
     printf '%s\n' "$total"
 }

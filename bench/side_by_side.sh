@@ -31,6 +31,10 @@ usage: bench/side_by_side.sh [options]
       --kemid PATH             kemid binary (default: target/release/kemid)
       --kamailio PATH          kamailio binary (default: kamailio in PATH)
       --shm MB                 Kamailio shared memory (default: 512)
+      --kamailio-mem qm|fm|tlsf
+                               Kamailio memory manager, its -x (default: tlsf;
+                               qm is the Debian package's default, with memory
+                               debugging, several times slower)
       --keep                   keep the work directory (server logs, sipp stats)
   -h, --help
 
@@ -54,6 +58,7 @@ children=2
 kemid_bin="$ROOT/target/release/kemid"
 kamailio_bin=kamailio
 shm=512
+kamailio_mem=tlsf
 keep=0
 cfg="$ROOT/bench/scripts/bench.cfg"
 
@@ -74,6 +79,7 @@ while (($#)); do
         --kemid) kemid_bin=$2; shift ;;
         --kamailio) kamailio_bin=$2; shift ;;
         --shm) shm=$2; shift ;;
+        --kamailio-mem) kamailio_mem=$2; shift ;;
         --keep) keep=1 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown option $1" ;;
@@ -85,6 +91,10 @@ for v in calls rate limit time_limit port children shm; do
     [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "--${v//_/-} takes a positive whole number, not '${!v}'"
 done
 is_loopback "$addr" || die "--addr $addr: load runs stay on IPv4 loopback (127.x.x.x)"
+case "$kamailio_mem" in
+    qm | fm | tlsf) ;;
+    *) die "--kamailio-mem $kamailio_mem: use qm, fm or tlsf" ;;
+esac
 case "$engines" in
     js | sq) engine_list=("$engines") ;;
     both) engine_list=(js sq) ;;
@@ -143,10 +153,10 @@ server_cmd() {
     case "$server" in
         kamailio)
             # -DD: stay in the foreground (children still forked); -E: log to
-            # stderr; -w: the script path in the cfg is relative; -Y: runtime
-            # files in the work directory.
+            # stderr; -x: the memory manager; -w: the script path in the cfg
+            # is relative; -Y: runtime files in the work directory.
             mkdir -p "$work/kamailio-run"
-            printf '%q ' "$kamailio_bin" -DD -E -m "$shm" -f "$cfg" -w "$scripts_dir" \
+            printf '%q ' "$kamailio_bin" -DD -E -m "$shm" -x "$kamailio_mem" -f "$cfg" -w "$scripts_dir" \
                 -Y "$work/kamailio-run" -P "$work/kamailio-run/kamailio.pid" "${defs[@]}"
             ;;
         kemid)
@@ -191,14 +201,14 @@ run_one() {
         return 0
     fi
     local before after t_ok t_failed start end
-    before="$(group_cpu_ticks "$pgid")"
+    before="$(group_cpu_ns "$pgid")"
     log "    running $calls calls (rate $rate/s, at most $limit in progress, ${time_limit}s bound)"
     run_sipp "$work/$tag.stat.csv" "$work/$tag.sipp.log" "$time_limit" \
         -sf "$scenario" "${scenario_args[@]}" -t "$sipp_transport" -i "$addr" \
         -m "$calls" -r "$rate" -l "$limit" -recv_timeout 10000 \
         -trace_err -error_file "$work/$tag.sipp.err" \
         "$(sip_target "$addr" "$p")"
-    after="$(group_cpu_ticks "$pgid")"
+    after="$(group_cpu_ns "$pgid")"
     if ! alive "$pgid"; then
         show_log "$server" "$slog"
         log "error: $server ($engine) exited during the run"
@@ -226,11 +236,11 @@ run_one() {
         fi
     fi
     local row
-    row="$(awk -v s="$start" -v e="$end" -v ok="$t_ok" -v ticks="$((after - before))" -v hz="$CLK_TCK" '
+    row="$(awk -v s="$start" -v e="$end" -v ok="$t_ok" -v ns="$((after - before))" '
         BEGIN {
             wall = e - s; if (wall <= 0) wall = 0.000001
-            cpu = ticks / hz
-            printf "%.2f %.0f %.2f %s", wall, ok / wall, cpu, (ok > 0 ? sprintf("%.1f", cpu * 1e6 / ok) : "-")
+            cpu = ns / 1e9
+            printf "%.2f %.0f %.3f %s", wall, ok / wall, cpu, (ok > 0 ? sprintf("%.2f", cpu * 1e6 / ok) : "-")
         }')"
     results+=("$server $engine $transport $calls $t_ok $t_failed $row")
     log "    done: $t_ok ok, $t_failed failed"
@@ -250,7 +260,10 @@ echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "- machine: $(nproc) cores, ${cpu_model:-unknown CPU}, $(uname -sr)"
 for s in "${server_list[@]}"; do
-    echo "- $s: $(server_version "$s")"
+    case "$s" in
+        kamailio) echo "- kamailio: $(server_version kamailio), -m $shm -x $kamailio_mem" ;;
+        *) echo "- $s: $(server_version "$s")" ;;
+    esac
 done
 echo "- sipp: $(sipp -v 2>&1 | sed -n 's/^ *SIPp \(v[^ ,-]*\).*/\1/p' | head -n 1), $calls calls per run, -r $rate -l $limit, server children=$children"
 echo
