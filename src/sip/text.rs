@@ -114,7 +114,8 @@ pub(crate) fn skip_blank(b: &[u8], mut i: usize, end: usize) -> usize {
 /// `start..end` with white space removed from both ends.
 pub(crate) fn trim(b: &[u8], start: usize, end: usize) -> (usize, usize) {
     let end = end.min(b.len());
-    let s = skip_ws(b, start, end);
+    // An inverted range gives an empty one, so callers can slice the result.
+    let s = skip_ws(b, start.min(end), end);
     let mut e = end;
     while e > s && is_ws(b[e - 1]) {
         e -= 1;
@@ -588,6 +589,8 @@ mod tests {
     fn trimming_and_unquote() {
         assert_eq!(trim(b"  a b \r\n", 0, 8), (2, 5));
         assert_eq!(trim(b"   ", 0, 3), (3, 3));
+        assert_eq!(trim(b"abc", 2, 1), (1, 1));
+        assert_eq!(trim(b"abc", 9, 99), (3, 3));
         assert_eq!(unquote("\"x y\""), "x y");
         assert_eq!(unquote("\""), "\"");
         assert_eq!(unquote("plain"), "plain");
