@@ -9,6 +9,14 @@
 
 KSR <- {
     /**
+     * Adds an `rport` parameter to the Via this server puts on the request
+     * when forwarding it, asking the next hop to reply to the port it came
+     * from.
+     * @returns {bool} `true`, always.
+     */
+    function add_local_rport() {}
+
+    /**
      * Writes a line to the log at CRITICAL level.
      * @param {string} text the text to log, written as given.
      * @returns {void}
@@ -30,6 +38,30 @@ KSR <- {
     function err(text) {}
 
     /**
+     * Makes replies to this request go to the port it came from, as if its
+     * top Via had an `rport` parameter (RFC 3581): the usual fix for clients
+     * behind NAT.
+     * @returns {bool} `true`, always.
+     */
+    function force_rport() {}
+
+    /**
+     * Forwards the request statelessly to `$du` when set, else to the
+     * Request-URI, with this server's Via on top. Retransmissions are
+     * forwarded again with the same branch.
+     * @returns {integer} 1 when sent, -1 on error (unresolvable destination, send failure; logged).
+     */
+    function forward() {}
+
+    /**
+     * Forwards the request statelessly to the given URI (its host, port and
+     * transport); an empty string behaves like `KSR.forward()`.
+     * @param {string} uri a SIP URI such as `sip:10.0.0.2:5080;transport=tcp`.
+     * @returns {integer} 1 when sent, -1 on error (logged).
+     */
+    function forward_uri(uri) {}
+
+    /**
      * Returns the current log level (the `debug` parameter): -1 errors only,
      * 0 warnings, 1 notices, 2 information, 3 debugging.
      * @returns {integer} The level number.
@@ -42,6 +74,334 @@ KSR <- {
      * @returns {void}
      */
     function info(text) {}
+
+    /**
+     * Tells whether the message is an ACK request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for ACK, `false` otherwise.
+     */
+    function is_ACK() {}
+
+    /**
+     * Tells whether the message is a BYE request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for BYE, `false` otherwise.
+     */
+    function is_BYE() {}
+
+    /**
+     * Tells whether the message is a CANCEL request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for CANCEL, `false` otherwise.
+     */
+    function is_CANCEL() {}
+
+    /**
+     * Tells whether the message is a DELETE request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for DELETE, `false` otherwise.
+     */
+    function is_DELETE() {}
+
+    /**
+     * Tells whether the message is a GET request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for GET, `false` otherwise.
+     */
+    function is_GET() {}
+
+    /**
+     * Tells whether the message is an INFO request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for INFO, `false` otherwise.
+     */
+    function is_INFO() {}
+
+    /**
+     * Tells whether the message is an INVITE request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for INVITE, `false` otherwise.
+     */
+    function is_INVITE() {}
+
+    /**
+     * Tells whether the local socket the message arrived on is IPv4.
+     * @returns {bool} `true` for IPv4, `false` otherwise.
+     */
+    function is_IPv4() {}
+
+    /**
+     * Tells whether the local socket the message arrived on is IPv6.
+     * @returns {bool} `true` for IPv6, `false` otherwise.
+     */
+    function is_IPv6() {}
+
+    /**
+     * Tells whether the message is a KDMQ request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for KDMQ, `false` otherwise.
+     */
+    function is_KDMQ() {}
+
+    /**
+     * Tells whether the message is a MESSAGE request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for MESSAGE, `false` otherwise.
+     */
+    function is_MESSAGE() {}
+
+    /**
+     * Tells whether the message is a NOTIFY request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for NOTIFY, `false` otherwise.
+     */
+    function is_NOTIFY() {}
+
+    /**
+     * Tells whether the message is an OPTIONS request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for OPTIONS, `false` otherwise.
+     */
+    function is_OPTIONS() {}
+
+    /**
+     * Tells whether the message is a POST request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for POST, `false` otherwise.
+     */
+    function is_POST() {}
+
+    /**
+     * Tells whether the message is a PRACK request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for PRACK, `false` otherwise.
+     */
+    function is_PRACK() {}
+
+    /**
+     * Tells whether the message is a PUBLISH request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for PUBLISH, `false` otherwise.
+     */
+    function is_PUBLISH() {}
+
+    /**
+     * Tells whether the message is a PUT request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for PUT, `false` otherwise.
+     */
+    function is_PUT() {}
+
+    /**
+     * Tells whether the message is a REFER request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for REFER, `false` otherwise.
+     */
+    function is_REFER() {}
+
+    /**
+     * Tells whether the message is a REGISTER request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for REGISTER, `false` otherwise.
+     */
+    function is_REGISTER() {}
+
+    /**
+     * Tells whether the message was received over SCTP.
+     * @returns {bool} `true` when it was, `false` otherwise.
+     */
+    function is_SCTP() {}
+
+    /**
+     * Tells whether the message is a SUBSCRIBE request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for SUBSCRIBE, `false` otherwise.
+     */
+    function is_SUBSCRIBE() {}
+
+    /**
+     * Tells whether the message was received over TCP.
+     * @returns {bool} `true` when it was, `false` otherwise.
+     */
+    function is_TCP() {}
+
+    /**
+     * Tells whether the message was received over a stream transport: TCP, TLS, WS or WSS.
+     * @returns {bool} `true` when it was, `false` otherwise.
+     */
+    function is_TCPX() {}
+
+    /**
+     * Tells whether the message was received over TLS.
+     * @returns {bool} `true` when it was, `false` otherwise.
+     */
+    function is_TLS() {}
+
+    /**
+     * Tells whether the message was received over UDP.
+     * @returns {bool} `true` when it was, `false` otherwise.
+     */
+    function is_UDP() {}
+
+    /**
+     * Tells whether the message is an UPDATE request, or a reply to one (by its
+     * CSeq method).
+     * @returns {bool} `true` for UPDATE, `false` otherwise.
+     */
+    function is_UPDATE() {}
+
+    /**
+     * Tells whether the message was received over WebSocket (WS).
+     * @returns {bool} `true` when it was, `false` otherwise.
+     */
+    function is_WS() {}
+
+    /**
+     * Tells whether the message was received over secure WebSocket (WSS).
+     * @returns {bool} `true` when it was, `false` otherwise.
+     */
+    function is_WSS() {}
+
+    /**
+     * Tells whether the message was received over WS or WSS.
+     * @returns {bool} `true` when it was, `false` otherwise.
+     */
+    function is_WSX() {}
+
+    /**
+     * Tells whether the message arrived on the given local port.
+     * @param {integer} port the port to compare with.
+     * @returns {bool} `true` when the local receiving port is `port`.
+     */
+    function is_dst_port(port) {}
+
+    /**
+     * Tells whether the method is one of a list of names.
+     *
+     * For a request with an extension method the whole argument must equal
+     * the method exactly (case-sensitive). Otherwise the argument is a list of
+     * standard method names separated by `|` (or `,`), compared
+     * case-insensitively; names of extension methods in the list never match.
+     * @param {string} method a method name, or a list such as `"INVITE|UPDATE"`.
+     * @returns {bool} `true` when the method is in the list; `false` otherwise, and for an empty argument or a reply without a valid CSeq (logged).
+     */
+    function is_method(method) {}
+
+    /**
+     * Tells whether the method is one of those given by letter: `I` INVITE,
+     * `A` ACK, `B` BYE, `C` CANCEL, `M` MESSAGE, `R` REGISTER, `E` PRACK,
+     * `P` PUBLISH, `S` SUBSCRIBE, `N` NOTIFY, `O` OPTIONS, `F` REFER, `G`
+     * GET, `U` UPDATE, `K` KDMQ, `D` DELETE, `T` POST, `V` PUT (either case).
+     * Extension methods never match.
+     * @param {string} letters the method letters, such as `"IUB"`.
+     * @returns {bool} `true` when the method is among them; `false` otherwise (unknown letters are logged and ignored).
+     */
+    function is_method_in(letters) {}
+
+    /**
+     * Tells whether a URI or host names this server: one of its listen
+     * addresses or aliases.
+     * @param {string} uri a `sip:` or `sips:` URI (its host is checked, with its port and `transport` parameter when present), or a bare host name or IP address (checked on any port and transport).
+     * @returns {bool} `true` when it is this server; `false` otherwise, or when the URI does not parse (logged).
+     */
+    function is_myself(uri) {}
+
+    /**
+     * Tells whether the destination URI (`$du`) is set and names this
+     * server.
+     * @returns {bool} `true` when it does; `false` when `$du` is unset or names another host.
+     */
+    function is_myself_duri() {}
+
+    /**
+     * Tells whether the From URI names this server.
+     * @returns {bool} `true` when it does; `false` otherwise or when the From header is missing or does not parse (logged).
+     */
+    function is_myself_furi() {}
+
+    /**
+     * Tells whether the next hop (`$du` when set, else the Request-URI) names
+     * this server.
+     * @returns {bool} `true` when it does; `false` otherwise and for replies.
+     */
+    function is_myself_nhuri() {}
+
+    /**
+     * Tells whether the current Request-URI (as rewritten) names this server.
+     * @returns {bool} `true` when it does; `false` otherwise and for replies.
+     */
+    function is_myself_ruri() {}
+
+    /**
+     * Tells whether the source IP address of the message is one of this
+     * server's addresses (any port, any transport).
+     * @returns {bool} `true` when it is.
+     */
+    function is_myself_srcip() {}
+
+    /**
+     * Tells whether the source address of the message, taken as a URI with
+     * its port and transport (`$sut`), names this server.
+     * @returns {bool} `true` when it does.
+     */
+    function is_myself_suri() {}
+
+    /**
+     * Tells whether the To URI names this server.
+     * @returns {bool} `true` when it does; `false` otherwise or when the To header is missing or does not parse (logged).
+     */
+    function is_myself_turi() {}
+
+    /**
+     * Tells whether the message was received over one of the transports
+     * given by letter: `u` UDP, `t` TCP, `e` TLS, `s` SCTP, `v` WS, `w` WSS
+     * (either case).
+     * @param {string} letters the transport letters, such as `"ut"`.
+     * @returns {bool} `true` when the transport is among them; `false` otherwise (unknown letters are logged and ignored).
+     */
+    function is_proto(letters) {}
+
+    /**
+     * Tells whether the message came from the given source port.
+     * @param {integer} port the port to compare with.
+     * @returns {bool} `true` when the source port is `port`.
+     */
+    function is_src_port(port) {}
+
+    /**
+     * Tells whether branch flag `flag` of the Request-URI branch is set.
+     * @param {integer} flag the flag number, 0 to 31.
+     * @returns {bool} `true` when set; `false` when not, or out of range (logged).
+     */
+    function isbflagset(flag) {}
+
+    /**
+     * Tells whether branch flag `flag` of branch `branch` is set.
+     * @param {integer} flag the flag number, 0 to 31.
+     * @param {integer} branch the branch index (0 is the Request-URI).
+     * @returns {bool} `true` when set; `false` when not, or when the flag is out of range or the branch does not exist (logged).
+     */
+    function isbiflagset(flag, branch) {}
+
+    /**
+     * Tells whether a destination URI (`$du`) is set.
+     * @returns {bool} `true` when `$du` is set and not empty.
+     */
+    function isdsturiset() {}
+
+    /**
+     * Tells whether message flag `flag` is set.
+     * @param {integer} flag the flag number, 0 to 31.
+     * @returns {bool} `true` when set; `false` when not, or out of range (logged).
+     */
+    function isflagset(flag) {}
+
+    /**
+     * Tells whether script flag `flag` is set.
+     * @param {integer} flag the flag number, 0 to 31.
+     * @returns {bool} `true` when set; `false` when not, or out of range (logged).
+     */
+    function issflagset(flag) {}
 
     /**
      * Writes a line to the log at the level named by `level`.
@@ -59,11 +419,862 @@ KSR <- {
     function notice(text) {}
 
     /**
+     * Resets branch flag `flag` of the Request-URI branch (branch 0).
+     * @param {integer} flag the flag number, 0 to 31.
+     * @returns {bool} `true` when reset; `false` when the number is out of range (logged).
+     */
+    function resetbflag(flag) {}
+
+    /**
+     * Resets branch flag `flag` of branch `branch`.
+     * @param {integer} flag the flag number, 0 to 31.
+     * @param {integer} branch the branch index (0 is the Request-URI).
+     * @returns {bool} `true` when reset; `false` when the flag is out of range or the branch does not exist (logged).
+     */
+    function resetbiflag(flag, branch) {}
+
+    /**
+     * Clears the destination URI (`$du`): the request goes to its
+     * Request-URI again.
+     * @returns {bool} `true`, always.
+     */
+    function resetdsturi() {}
+
+    /**
+     * Resets message flag `flag`.
+     * @param {integer} flag the flag number, 0 to 31.
+     * @returns {bool} `true` when reset; `false` when the number is out of range (logged).
+     */
+    function resetflag(flag) {}
+
+    /**
+     * Resets script flag `flag`.
+     * @param {integer} flag the flag number, 0 to 31.
+     * @returns {bool} `true` when reset; `false` when the number is out of range (logged).
+     */
+    function resetsflag(flag) {}
+
+    /**
+     * Marks the message to be dropped without stopping the script: a reply is
+     * not forwarded, a branch is not sent. It has no effect in the request
+     * route. `KSR.x.drop()` is this plus `KSR.x.exit()`.
+     * @returns {void}
+     */
+    function set_drop() {}
+
+    /**
+     * Sets branch flag `flag` of the Request-URI branch (branch 0).
+     * @param {integer} flag the flag number, 0 to 31.
+     * @returns {bool} `true` when set; `false` when the number is out of range (logged).
+     */
+    function setbflag(flag) {}
+
+    /**
+     * Sets branch flag `flag` of branch `branch`.
+     * @param {integer} flag the flag number, 0 to 31.
+     * @param {integer} branch the branch index: 0 is the Request-URI, 1 and up the branches added to the destination set.
+     * @returns {bool} `true` when set; `false` when the flag is out of range or the branch does not exist (logged).
+     */
+    function setbiflag(flag, branch) {}
+
+    /**
+     * Sets the destination URI (`$du`): the request is sent there instead of
+     * to the Request-URI's host, without changing the message.
+     *
+     * As in Kamailio, the result is `true` even when the URI is refused (an
+     * empty string, or one with white space): the failure is only logged.
+     * @param {string} uri the destination, such as `sip:10.0.0.7:5080;transport=tcp`.
+     * @returns {bool} `true`, always.
+     */
+    function setdsturi(uri) {}
+
+    /**
+     * Sets message flag `flag`.
+     * @param {integer} flag the flag number, 0 to 31.
+     * @returns {bool} `true` when set; `false` when the number is out of range (logged).
+     */
+    function setflag(flag) {}
+
+    /**
+     * Replaces the host part of the Request-URI; user, port, parameters and
+     * headers are kept.
+     * @param {string} host the new host: a name, an IPv4 address or a bracketed IPv6 address.
+     * @returns {bool} `true` when set; `false` for a reply, an empty or invalid host, or a Request-URI that is not a sip: or sips: URI (logged).
+     */
+    function sethost(host) {}
+
+    /**
+     * Sets script flag `flag`. Script flags last for the current callback
+     * only.
+     * @param {integer} flag the flag number, 0 to 31.
+     * @returns {bool} `true` when set; `false` when the number is out of range (logged).
+     */
+    function setsflag(flag) {}
+
+    /**
+     * Replaces the whole Request-URI.
+     * @param {string} uri the new Request-URI, such as `sip:alice@10.0.0.5:5060`.
+     * @returns {bool} `true` when set; `false` for a reply, an empty URI or one with white space or control characters (logged).
+     */
+    function seturi(uri) {}
+
+    /**
+     * Replaces the user part of the Request-URI; an empty string removes it
+     * (with any password). A password in the URI is kept.
+     * @param {string} user the new user part.
+     * @returns {bool} `true` when set; `false` for a reply, an invalid user, or a Request-URI that is not a sip: or sips: URI (logged).
+     */
+    function setuser(user) {}
+
+    /**
+     * Tells whether the next hop's host (`$du`, else the Request-URI; the
+     * second Via for a reply) is an IPv4 address. A host name is neither.
+     * @returns {bool} `true` for an IPv4 address, `false` otherwise.
+     */
+    function to_IPv4() {}
+
+    /**
+     * Tells whether the next hop's host (`$du`, else the Request-URI; the
+     * second Via for a reply) is an IPv6 address. A host name is neither.
+     * @returns {bool} `true` for an IPv6 address, `false` otherwise.
+     */
+    function to_IPv6() {}
+
+    /**
+     * Tells whether the next hop uses SCTP: for a request, the `transport`
+     * parameter of `$du` (else of the Request-URI), which defaults to TLS for
+     * sips URIs and UDP otherwise; for a reply, the transport of the second
+     * Via.
+     * @returns {bool} `true` when it does; `false` otherwise or when the next hop cannot be parsed (logged).
+     */
+    function to_SCTP() {}
+
+    /**
+     * Tells whether the next hop uses TCP: for a request, the `transport`
+     * parameter of `$du` (else of the Request-URI), which defaults to TLS for
+     * sips URIs and UDP otherwise; for a reply, the transport of the second
+     * Via.
+     * @returns {bool} `true` when it does; `false` otherwise or when the next hop cannot be parsed (logged).
+     */
+    function to_TCP() {}
+
+    /**
+     * Tells whether the next hop uses TLS: for a request, the `transport`
+     * parameter of `$du` (else of the Request-URI), which defaults to TLS for
+     * sips URIs and UDP otherwise; for a reply, the transport of the second
+     * Via.
+     * @returns {bool} `true` when it does; `false` otherwise or when the next hop cannot be parsed (logged).
+     */
+    function to_TLS() {}
+
+    /**
+     * Tells whether the next hop uses UDP: for a request, the `transport`
+     * parameter of `$du` (else of the Request-URI), which defaults to TLS for
+     * sips URIs and UDP otherwise; for a reply, the transport of the second
+     * Via.
+     * @returns {bool} `true` when it does; `false` otherwise or when the next hop cannot be parsed (logged).
+     */
+    function to_UDP() {}
+
+    /**
+     * Tells whether the next hop uses WS: for a request, the `transport`
+     * parameter of `$du` (else of the Request-URI), which defaults to TLS for
+     * sips URIs and UDP otherwise; for a reply, the transport of the second
+     * Via.
+     * @returns {bool} `true` when it does; `false` otherwise or when the next hop cannot be parsed (logged).
+     */
+    function to_WS() {}
+
+    /**
+     * Tells whether the next hop uses WSS: for a request, the `transport`
+     * parameter of `$du` (else of the Request-URI), which defaults to TLS for
+     * sips URIs and UDP otherwise; for a reply, the transport of the second
+     * Via.
+     * @returns {bool} `true` when it does; `false` otherwise or when the next hop cannot be parsed (logged).
+     */
+    function to_WSS() {}
+
+    /**
+     * Tells whether the next hop uses WS or WSS: for a request, the `transport`
+     * parameter of `$du` (else of the Request-URI), which defaults to TLS for
+     * sips URIs and UDP otherwise; for a reply, the transport of the second
+     * Via.
+     * @returns {bool} `true` when it does; `false` otherwise or when the next hop cannot be parsed (logged).
+     */
+    function to_WSX() {}
+
+    /**
      * Writes a line to the log at WARNING level.
      * @param {string} text the text to log, written as given.
      * @returns {void}
      */
     function warn(text) {}
+}
+
+/**
+ * `KSR.corex`: core extensions: the destination set (`append_branch`),
+ * extended message flags, checks on the Request-URI and User-Agent,
+ * sending raw data, and reading or writing files.
+ *
+ * kemid has no per-socket settings, Via extensions, socket names or
+ * forwarding without transactions yet, so the socket, Via and
+ * `forward_uac` functions of Kamailio's corex are not provided.
+ *
+ * Module parameters (`alias_subdomains`, `dns_cache`, ...) are accepted
+ * and have no effect.
+ *
+ * Present when the configuration loads `corex`.
+ */
+KSR.corex <- {
+    /**
+     * Adds the current Request-URI as a new branch of the destination set,
+     * with the destination URI (`$du`), Path and branch flags; those are then
+     * cleared for the Request-URI branch. `KSR.tm.t_relay()` forks to every
+     * branch.
+     * @returns {integer} 1 when added, -1 when the message is not a request or the set is full (logged).
+     */
+    function append_branch() {}
+
+    /**
+     * Adds a branch with a given URI to the destination set; it takes the
+     * current destination URI (`$du`), Path and branch flags, which stay
+     * with the Request-URI branch too.
+     * @param {string} uri the branch's Request-URI; empty to use the current one (as `append_branch`).
+     * @returns {integer} 1 when added, -1 when the URI is invalid or the set is full (logged).
+     */
+    function append_branch_uri(uri) {}
+
+    /**
+     * Adds a branch with a given URI and q-value to the destination set (see
+     * `append_branch_uri`).
+     * @param {string} uri the branch's Request-URI; empty to use the current one.
+     * @param {string} q the q-value, `0` to `1` with up to three decimals (`"0.5"`); empty for none.
+     * @returns {integer} 1 when added, -1 when the URI or q-value is invalid or the set is full (logged).
+     */
+    function append_branch_uri_q(uri, q) {}
+
+    /**
+     * Reads a whole file.
+     * @param {string} fname the file path.
+     * @returns {string} The content (invalid UTF-8 replaced), or `""` when the file cannot be read (logged).
+     */
+    function file_read(fname) {}
+
+    /**
+     * Writes a file, replacing its content.
+     * @param {string} fname the file path.
+     * @param {string} fdata the content.
+     * @returns {integer} 1 when written, -1 when the file cannot be written (logged).
+     */
+    function file_write(fname, fdata) {}
+
+    /**
+     * Checks whether the current Request-URI has a user part.
+     * @returns {integer} 1 when it has a non-empty one, -1 when not, for a reply, or when the Request-URI does not parse (logged).
+     */
+    function has_ruri_user() {}
+
+    /**
+     * Checks whether the message has a non-empty User-Agent header.
+     * @returns {integer} 1 when it has, -1 when not.
+     */
+    function has_user_agent() {}
+
+    /**
+     * Checks whether the callback runs without a real SIP message: kemid's
+     * counterpart of Kamailio's internal "faked" message, used for event
+     * routes and the script's top level.
+     * @returns {integer} 1 when there is no real message, -1 when there is one.
+     */
+    function is_faked_msg() {}
+
+    /**
+     * Checks an extended message flag.
+     * @param {integer} fval the flag, 0 to 63.
+     * @returns {integer} 1 when set, -1 when not set or out of range.
+     */
+    function isxflagset(fval) {}
+
+    /**
+     * Resets an extended message flag.
+     * @param {integer} fval the flag, 0 to 63.
+     * @returns {integer} 1 when reset, -1 when the flag is out of range.
+     */
+    function resetxflag(fval) {}
+
+    /**
+     * Sends raw data to the address of a SIP URI, from this server's socket
+     * of the URI's transport (UDP, or TCP with `;transport=tcp`). A host name
+     * is resolved first, which blocks the worker for the lookup.
+     * @param {string} uri where to send, such as `sip:192.0.2.30:5060`.
+     * @param {string} data the bytes to send.
+     * @returns {integer} 1 when sent, -1 when the URI is invalid or sending failed (logged).
+     */
+    function send_data(uri, data) {}
+
+    /**
+     * Sets an extended message flag (64 flags, separate from `KSR.setflag`).
+     * @param {integer} fval the flag, 0 to 63.
+     * @returns {integer} 1 when set, -1 when the flag is out of range.
+     */
+    function setxflag(fval) {}
+}
+
+/**
+ * `KSR.hdr`: reading, adding and removing header fields.
+ *
+ * Header names match case-insensitively and compact forms are the same
+ * header as their full names (`v` is `Via`, `f` is `From`, ...).
+ *
+ * Changes are recorded as edits and applied when the message is sent, so
+ * reads keep seeing the message as received: after `KSR.hdr.remove("X")`,
+ * `KSR.hdr.is_present("X")` is still 1, and an appended header cannot be
+ * read back. Header text is given whole, `Name: value`; the trailing CRLF
+ * may be left out (kemid adds it, where Kamailio would insert the text
+ * verbatim and break the message). Several lines may be given at once.
+ */
+KSR.hdr <- {
+    /**
+     * Appends header text after the last header.
+     * @param {string} text the header line(s), such as `"X-Hint: external\r\n"`.
+     * @returns {integer} 1 when recorded; -1 when the text is not header text (logged).
+     */
+    function append(text) {}
+
+    /**
+     * Inserts header text right after the first header named `name`, or
+     * after the last header when there is none.
+     * @param {string} text the header line(s), such as `"X-After: 1\r\n"`.
+     * @param {string} name the header to insert after, such as `"Call-ID"`.
+     * @returns {integer} 1 when recorded; -1 when the text or the name is invalid (logged).
+     */
+    function append_after(text, name) {}
+
+    /**
+     * Adds header text to the next reply this server builds for the message
+     * (`KSR.sl.*`, `KSR.tm.t_reply`, sanity replies...).
+     * @param {string} text the header line(s), such as `"Retry-After: 60\r\n"`.
+     * @returns {integer} 1 when recorded; -1 when the text is not header text (logged).
+     */
+    function append_to_reply(text) {}
+
+    /**
+     * Returns the body of the first header named `name`.
+     * @param {string} name the header name, such as `"User-Agent"` (compact forms too).
+     * @returns {string|null} The header body, trimmed; `null` when there is no such header.
+     */
+    function get(name) {}
+
+    /**
+     * Returns the body of one of the headers named `name`.
+     * @param {string} name the header name.
+     * @param {integer} idx which one: 0 is the first, 1 the second, -1 the last, -2 the one before.
+     * @returns {string|null} The header body; `null` when there is no such header.
+     */
+    function get_idx(name, idx) {}
+
+    /**
+     * Returns the body of the first header named `name`, or `""`.
+     * @param {string} name the header name.
+     * @returns {string} The header body; an empty string when there is no such header.
+     */
+    function gete(name) {}
+
+    /**
+     * Returns the body of one of the headers named `name`, or `""`.
+     * @param {string} name the header name.
+     * @param {integer} idx which one: 0 is the first, -1 the last.
+     * @returns {string} The header body; an empty string when there is no such header.
+     */
+    function gete_idx(name, idx) {}
+
+    /**
+     * Returns the body of the first header named `name`, or `"<null>"`.
+     * @param {string} name the header name.
+     * @returns {string} The header body; the text `<null>` when there is no such header.
+     */
+    function getw(name) {}
+
+    /**
+     * Returns the body of one of the headers named `name`, or `"<null>"`.
+     * @param {string} name the header name.
+     * @param {integer} idx which one: 0 is the first, -1 the last.
+     * @returns {string} The header body; the text `<null>` when there is no such header.
+     */
+    function getw_idx(name, idx) {}
+
+    /**
+     * Inserts header text before the first header.
+     * @param {string} text the header line(s), such as `"X-First: 1\r\n"`.
+     * @returns {integer} 1 when recorded; -1 when the text is not header text (logged).
+     */
+    function insert(text) {}
+
+    /**
+     * Inserts header text right before the first header named `name`, or
+     * before the first header when there is none.
+     * @param {string} text the header line(s), such as `"X-Before: 1\r\n"`.
+     * @param {string} name the header to insert before, such as `"CSeq"`.
+     * @returns {integer} 1 when recorded; -1 when the text or the name is invalid (logged).
+     */
+    function insert_before(text, name) {}
+
+    /**
+     * Tells whether the message has a header named `name` (as received).
+     * @param {string} name the header name, such as `"Authorization"`.
+     * @returns {integer} 1 when present; -1 when absent or the name is invalid. An integer, as in Kamailio: test it with `> 0`.
+     */
+    function is_present(name) {}
+
+    /**
+     * Compares the bodies of the headers named `name` with a value. Bodies
+     * are trimmed and every comparison ignores case.
+     * @param {string} name the header name.
+     * @param {string} op `eq` (equal), `ne` (not equal), `sw` (starts with) or `in` (contains). Kamailio's `re` is not implemented there either: it gives `false`.
+     * @param {string} value the value to compare with.
+     * @param {string} which which headers decide, by first letter: `f` the first, `l` the last, `a` all of them must match, `o` at least one.
+     * @returns {bool} `true` when the comparison holds; `false` when it does not, when there is no such header, or for an invalid operator or selector (logged).
+     */
+    function match_content(name, op, value, which) {}
+
+    /**
+     * Removes every header named `name`.
+     * @param {string} name the header name, such as `"X-Internal"`.
+     * @returns {integer} 1, also when there was no such header (test with `is_present`); -1 when the name is invalid (logged).
+     */
+    function remove(name) {}
+
+    /**
+     * Removes every header named `remove` and appends header text after the
+     * last header.
+     * @param {string} remove the name of the headers to remove.
+     * @param {string} text the header line(s) to append.
+     * @returns {integer} 1 when done; -1 when the name or the text is invalid (logged; nothing is changed).
+     */
+    function rmappend(remove, text) {}
+
+    /**
+     * Removes every header named `remove` and inserts header text before the
+     * first header.
+     * @param {string} remove the name of the headers to remove.
+     * @param {string} text the header line(s) to insert.
+     * @returns {integer} 1 when done; -1 when the name or the text is invalid (logged; nothing is changed).
+     */
+    function rminsert(remove, text) {}
+}
+
+/**
+ * `KSR.kx`: quick getters for the message and where it came from
+ * (Kamailio's `kemix` module).
+ *
+ * Most getters come in three forms that differ only in what a missing
+ * value becomes: `get_*` gives `null`, `gete_*` an empty string and
+ * `getw_*` the printable text `<null>`. Values are read from the message
+ * as received, except the Request-URI and `$du`, which reflect changes at
+ * once.
+ *
+ * Present when the configuration loads `kemix`.
+ */
+KSR.kx <- {
+    /**
+     * Returns the user part of the username in the credentials (Proxy-Authorization, else Authorization).
+     * @returns {string|null} The user part of the username in the credentials (Proxy-Authorization, else Authorization); `null` when it is missing, and for ACK and CANCEL.
+     */
+    function get_au() {}
+
+    /**
+     * Returns the message body (bytes that are not UTF-8 are replaced).
+     * @returns {string|null} The body; `null` when there is none.
+     */
+    function get_body() {}
+
+    /**
+     * Returns the length of the message body in bytes.
+     * @returns {integer} The length; 0 when there is no body.
+     */
+    function get_bodylen() {}
+
+    /**
+     * Returns the Call-ID.
+     * @returns {string} The Call-ID; an empty string when the header is missing.
+     */
+    function get_callid() {}
+
+    /**
+     * Returns the id of the TCP connection the message arrived on.
+     * @returns {integer} The connection id; -1 for UDP.
+     */
+    function get_conid() {}
+
+    /**
+     * Returns the URI of the first Contact.
+     * @returns {string|null} The Contact URI; `null` when there is no Contact, for `Contact: *`, or when the Contact header does not parse.
+     */
+    function get_cturi() {}
+
+    /**
+     * Returns the destination URI (`$du`).
+     * @returns {string|null} The destination URI (`$du`); `null` when it is missing (not set).
+     */
+    function get_duri() {}
+
+    /**
+     * Returns the value of an environment variable of the server process.
+     * @param {string} name the variable name, such as `HOME`.
+     * @returns {string} The value; an empty string when it is not set or not valid UTF-8.
+     */
+    function get_env(name) {}
+
+    /**
+     * Returns the value of an environment variable as an integer: its leading decimal digits, with an optional sign.
+     * @param {string} name the variable name.
+     * @returns {integer} The number; 0 when it is not set or not numeric.
+     */
+    function get_envn(name) {}
+
+    /**
+     * Returns the host of the From URI.
+     * @returns {string|null} The host of the From URI; `null` when it is missing.
+     */
+    function get_fhost() {}
+
+    /**
+     * Returns the URI of the From header.
+     * @returns {string|null} The From URI; `null` when the From header is missing or does not parse.
+     */
+    function get_furi() {}
+
+    /**
+     * Returns the user part of the From URI.
+     * @returns {string|null} The user part of the From URI; `null` when it is missing or empty.
+     */
+    function get_fuser() {}
+
+    /**
+     * Returns the method of a request, or the CSeq method of a reply.
+     * @returns {string|null} The method; `null` for a reply without a valid CSeq.
+     */
+    function get_method() {}
+
+    /**
+     * Returns the whole message as received (bytes that are not UTF-8 are replaced).
+     * @returns {string} The message text.
+     */
+    function get_msgbuf() {}
+
+    /**
+     * Returns the length of the message as received, in bytes.
+     * @returns {integer} The length; -1 when there is no message.
+     */
+    function get_msglen() {}
+
+    /**
+     * Returns the kind of message: 1 for a request, 2 for a reply.
+     * @returns {integer} 1 or 2; -1 when there is no message.
+     */
+    function get_msgtype() {}
+
+    /**
+     * Returns the next hop: the destination URI (`$du`) when set, else the current Request-URI.
+     * @returns {string|null} The next hop URI; `null` for a reply without `$du`.
+     */
+    function get_nhuri() {}
+
+    /**
+     * Returns the Request-URI as received, whatever was changed since.
+     * @returns {string|null} The received Request-URI; `null` for a reply.
+     */
+    function get_ouri() {}
+
+    /**
+     * Returns the transport the message arrived on, in lower case: `udp` or
+     * `tcp` (kemid listens on no other transport).
+     * @returns {string} The transport name; an empty string when there is no message.
+     */
+    function get_proto() {}
+
+    /**
+     * Returns Kamailio's number for the transport the message arrived on: 1 UDP, 2 TCP, 3 TLS, 4 SCTP, 5 WS, 6 WSS.
+     * @returns {integer} The transport number; -1 when there is no message.
+     */
+    function get_protoid() {}
+
+    /**
+     * Returns the socket the message arrived on, `proto:ip:port` (IPv6 in brackets).
+     * @returns {string} The receiving socket text; an empty string when there is no message.
+     */
+    function get_rcvaddr_sock() {}
+
+    /**
+     * Returns the address advertised for the socket the message arrived on (its `advertise` setting), else its real address.
+     * @returns {string|null} The advertised host or address.
+     */
+    function get_rcvadvip() {}
+
+    /**
+     * Returns the port advertised for the socket the message arrived on, else its real port.
+     * @returns {integer} The port, as an integer.
+     */
+    function get_rcvadvport() {}
+
+    /**
+     * Returns the local IP address the message arrived on.
+     * @returns {string|null} The address, IPv6 without brackets.
+     */
+    function get_rcvip() {}
+
+    /**
+     * Returns the local port the message arrived on.
+     * @returns {integer} The port, as an integer.
+     */
+    function get_rcvport() {}
+
+    /**
+     * Returns the host of the current Request-URI.
+     * @returns {string|null} The host of the current Request-URI; `null` when it is missing and for a reply.
+     */
+    function get_rhost() {}
+
+    /**
+     * Returns the current Request-URI (as rewritten by `seturi` and the like).
+     * @returns {string|null} The Request-URI; `null` for a reply.
+     */
+    function get_ruri() {}
+
+    /**
+     * Returns the user part of the current Request-URI.
+     * @returns {string|null} The user part of the current Request-URI; `null` when it is missing or empty, and for a reply.
+     */
+    function get_ruser() {}
+
+    /**
+     * Returns the source address in socket form, `proto:ip:port` (IPv6 in brackets).
+     * @returns {string} The source socket text; an empty string when there is no message.
+     */
+    function get_srcaddr_sock() {}
+
+    /**
+     * Returns the source IP address of the message.
+     * @returns {string|null} The address, IPv6 without brackets.
+     */
+    function get_srcip() {}
+
+    /**
+     * Returns the source port of the message.
+     * @returns {integer} The port, as an integer.
+     */
+    function get_srcport() {}
+
+    /**
+     * Returns the source address as a SIP URI: `sip:ip:port`, with `;transport=` when not UDP (`$su`).
+     * @returns {string} The source URI.
+     */
+    function get_srcuri() {}
+
+    /**
+     * Returns the status code of a reply.
+     * @returns {integer} The code, as an integer; -1 for a request.
+     */
+    function get_status() {}
+
+    /**
+     * Returns the host of the To URI.
+     * @returns {string|null} The host of the To URI; `null` when it is missing.
+     */
+    function get_thost() {}
+
+    /**
+     * Returns the current Unix time in seconds.
+     * @returns {integer} The time.
+     */
+    function get_timestamp() {}
+
+    /**
+     * Returns the URI of the To header.
+     * @returns {string|null} The To URI; `null` when the To header is missing or does not parse.
+     */
+    function get_turi() {}
+
+    /**
+     * Returns the user part of the To URI.
+     * @returns {string|null} The user part of the To URI; `null` when it is missing or empty.
+     */
+    function get_tuser() {}
+
+    /**
+     * Returns the body of the User-Agent header.
+     * @returns {string|null} The body of the User-Agent header; `null` when it is missing.
+     */
+    function get_ua() {}
+
+    /**
+     * Returns the user part of the username in the credentials (Proxy-Authorization, else Authorization).
+     * @returns {string} The user part of the username in the credentials (Proxy-Authorization, else Authorization); an empty string when it is missing, and for ACK and CANCEL.
+     */
+    function gete_au() {}
+
+    /**
+     * Returns the message body (bytes that are not UTF-8 are replaced).
+     * @returns {string} The body; an empty string when there is none.
+     */
+    function gete_body() {}
+
+    /**
+     * Returns the URI of the first Contact.
+     * @returns {string} The Contact URI; an empty string when there is no Contact, for `Contact: *`, or when the Contact header does not parse.
+     */
+    function gete_cturi() {}
+
+    /**
+     * Returns the destination URI (`$du`).
+     * @returns {string} The destination URI (`$du`); an empty string when it is missing (not set).
+     */
+    function gete_duri() {}
+
+    /**
+     * Returns the host of the From URI.
+     * @returns {string} The host of the From URI; an empty string when it is missing.
+     */
+    function gete_fhost() {}
+
+    /**
+     * Returns the user part of the From URI.
+     * @returns {string} The user part of the From URI; an empty string when it is missing or empty.
+     */
+    function gete_fuser() {}
+
+    /**
+     * Returns the host of the current Request-URI.
+     * @returns {string} The host of the current Request-URI; an empty string when it is missing and for a reply.
+     */
+    function gete_rhost() {}
+
+    /**
+     * Returns the user part of the current Request-URI.
+     * @returns {string} The user part of the current Request-URI; an empty string when it is missing or empty, and for a reply.
+     */
+    function gete_ruser() {}
+
+    /**
+     * Returns the host of the To URI.
+     * @returns {string} The host of the To URI; an empty string when it is missing.
+     */
+    function gete_thost() {}
+
+    /**
+     * Returns the user part of the To URI.
+     * @returns {string} The user part of the To URI; an empty string when it is missing or empty.
+     */
+    function gete_tuser() {}
+
+    /**
+     * Returns the body of the User-Agent header.
+     * @returns {string} The body of the User-Agent header; an empty string when it is missing.
+     */
+    function gete_ua() {}
+
+    /**
+     * Returns the status code of a reply, as a string.
+     * @returns {string|null} The code text; `null` for a request.
+     */
+    function gets_status() {}
+
+    /**
+     * Returns the user part of the username in the credentials (Proxy-Authorization, else Authorization).
+     * @returns {string} The user part of the username in the credentials (Proxy-Authorization, else Authorization); the text `<null>` when it is missing, and for ACK and CANCEL.
+     */
+    function getw_au() {}
+
+    /**
+     * Returns the message body (bytes that are not UTF-8 are replaced).
+     * @returns {string} The body; the text `<null>` when there is none.
+     */
+    function getw_body() {}
+
+    /**
+     * Returns the URI of the first Contact.
+     * @returns {string} The Contact URI; the text `<null>` when there is no Contact, for `Contact: *`, or when the Contact header does not parse.
+     */
+    function getw_cturi() {}
+
+    /**
+     * Returns the destination URI (`$du`).
+     * @returns {string} The destination URI (`$du`); the text `<null>` when it is missing (not set).
+     */
+    function getw_duri() {}
+
+    /**
+     * Returns the host of the From URI.
+     * @returns {string} The host of the From URI; the text `<null>` when it is missing.
+     */
+    function getw_fhost() {}
+
+    /**
+     * Returns the user part of the From URI.
+     * @returns {string} The user part of the From URI; the text `<null>` when it is missing or empty.
+     */
+    function getw_fuser() {}
+
+    /**
+     * Returns the host of the current Request-URI.
+     * @returns {string} The host of the current Request-URI; the text `<null>` when it is missing and for a reply.
+     */
+    function getw_rhost() {}
+
+    /**
+     * Returns the user part of the current Request-URI.
+     * @returns {string} The user part of the current Request-URI; the text `<null>` when it is missing or empty, and for a reply.
+     */
+    function getw_ruser() {}
+
+    /**
+     * Returns the host of the To URI.
+     * @returns {string} The host of the To URI; the text `<null>` when it is missing.
+     */
+    function getw_thost() {}
+
+    /**
+     * Returns the user part of the To URI.
+     * @returns {string} The user part of the To URI; the text `<null>` when it is missing or empty.
+     */
+    function getw_tuser() {}
+
+    /**
+     * Returns the body of the User-Agent header.
+     * @returns {string} The body of the User-Agent header; the text `<null>` when it is missing.
+     */
+    function getw_ua() {}
+}
+
+/**
+ * `KSR.maxfwd`: the Max-Forwards header, which stops requests from
+ * looping forever (RFC 3261 §8.1.1.6, §16.6).
+ *
+ * The module parameter `max_limit` (default 70, 0 to 255) caps the value
+ * forwarded: a request arriving with more is forwarded with `max_limit`.
+ * The new value is an edit: `$hdr(Max-Forwards)` keeps reading the
+ * received value, and calling `process_maxfwd` twice on one request
+ * decrements once.
+ *
+ * Present when the configuration loads `maxfwd`.
+ */
+KSR.maxfwd <- {
+    /**
+     * Tells whether the received Max-Forwards value is below a limit.
+     * @param {integer} limit the limit, 0 to 255.
+     * @returns {integer} 1 when the value is below `limit`; -1 when it is not, or `limit` is out of range; -2 when the header is missing; -3 when it is not a number.
+     */
+    function is_maxfwd_lt(limit) {}
+
+    /**
+     * Processes the Max-Forwards header before forwarding a request: adds
+     * `Max-Forwards: limit` (as the first header) when absent, else
+     * decrements the value, first lowering a value above `max_limit` to
+     * `max_limit + 1`.
+     * @param {integer} limit the value to add when the header is missing, 0 to 255.
+     * @returns {integer} 2 when the header was added; 1 when it was decremented; -1 when it is already 0 (reply `483 Too Many Hops`) or `limit` is out of range; -2 when the header is not a number or cannot be changed (logged).
+     */
+    function process_maxfwd(limit) {}
 }
 
 /**
@@ -156,6 +1367,1846 @@ KSR.pv <- {
 }
 
 /**
+ * `KSR.registrar`: REGISTER processing (RFC 3261 §10.3) and finding the
+ * registered contacts of a user.
+ *
+ * `save` stores the contacts of a REGISTER in a location table (kept by
+ * the location service, Kamailio's `usrloc`) and answers 200 listing every
+ * current binding; `lookup` turns a request for a user into requests for
+ * its contacts. The first parameter of most functions is the table name,
+ * `"location"` in every usual configuration.
+ *
+ * A contact behind a NAT is reached at its `received` address: the
+ * `received` parameter of the contact, else the AVP named by the
+ * `received_avp` parameter (set by nathelper's `fix_nated_register`),
+ * else, when the usrloc `nat_bflag` branch flag is set on the REGISTER,
+ * the address the REGISTER came from.
+ *
+ * Module parameters: `default_expires` (3600), `min_expires` (60),
+ * `min_expires_mode` (0: raise to the minimum; 1: refuse with 423),
+ * `max_expires` (0: none), `default_expires_range`, `expires_range`,
+ * `default_q`, `max_contacts` (0: none), `append_branches` (1),
+ * `method_filtering` (0), `case_sensitive` (0), `realm_prefix`,
+ * `received_avp`, `received_param` (`received`), `use_path` (0),
+ * `path_mode` (2), `path_use_received`, `path_check_local`,
+ * `retry_after`, `contact_max_size` (512).
+ *
+ * Present when the configuration loads `registrar`.
+ */
+KSR.registrar <- {
+    /**
+     * Adds a header `hname: proto:ip:port` naming the socket the request
+     * arrived on (for registrars that share a location table).
+     * @param {string} hname the header name.
+     * @returns {integer} 1 added, -1 error (bad name).
+     */
+    function add_sock_hdr(hname) {}
+
+    /**
+     * Finds the contacts registered for the address of record of the
+     * Request-URI. The Request-URI becomes the best contact (highest q,
+     * then the oldest registration), `$du` its Path's first hop or its NAT
+     * `received` address; with `append_branches` (the default) the other
+     * contacts become further branches, so `tm.t_relay` forks to all of them.
+     *
+     * With `method_filtering`, a request without To-tag skips contacts whose
+     * REGISTER did not allow its method.
+     * @param {string} table the location table, usually `"location"`.
+     * @returns {integer} 1 found, -1 no contact, -2 contacts found but none accepts the request's method, -3 error (no usable Request-URI or table).
+     */
+    function lookup(table) {}
+
+    /**
+     * Runs `lookup` for the Request-URI and for each further branch that has
+     * only a URI (no destination, Path or flags): such a branch becomes its
+     * best contact and its other contacts are added as branches.
+     * @param {string} table the location table, usually `"location"`.
+     * @returns {integer} 1 when contacts were found for the Request-URI or a branch; else the code of the Request-URI lookup: -1 no contact, -2 method not accepted, -3 error.
+     */
+    function lookup_branches(table) {}
+
+    /**
+     * Adds every contact of the address of record of `uri` (the Request-URI
+     * when empty) as a further branch, leaving the Request-URI as it is.
+     * Nothing is added when `append_branches` is 0.
+     * @param {string} table the location table, usually `"location"`.
+     * @param {string} uri the SIP URI of the address of record; `""` for the Request-URI.
+     * @returns {integer} 1 found, -1 no contact, -2 method not accepted, -3 error.
+     */
+    function lookup_to_dset(table, uri) {}
+
+    /**
+     * Like `lookup`, for the address of record of `uri` instead of the
+     * Request-URI's (the Request-URI still becomes the contact found).
+     * @param {string} table the location table, usually `"location"`.
+     * @param {string} uri the SIP URI of the address of record.
+     * @returns {integer} 1 found, -1 no contact, -2 method not accepted, -3 error.
+     */
+    function lookup_uri(table, uri) {}
+
+    /**
+     * Loads the contacts of the address of record of `uri` into the profile
+     * `profile` of this worker, for `ulc_rget` and `ulc_cget`. A profile keeps
+     * a copy: later registrations do not change it.
+     * @param {string} table the location table, usually `"location"`.
+     * @param {string} uri the SIP URI of the address of record.
+     * @param {string} profile the name to keep them under.
+     * @returns {integer} 1 contacts loaded, -1 none or error (the profile is then empty).
+     */
+    function reg_fetch_contacts(table, uri, profile) {}
+
+    /**
+     * Empties the profile `profile` filled by `reg_fetch_contacts`.
+     * @param {string} profile the profile name.
+     * @returns {integer} 1.
+     */
+    function reg_free_contacts(profile) {}
+
+    /**
+     * Sends the reply a `save` with flag 0x02 prepared and did not send.
+     * @returns {integer} 1 when sent, -1 when there is none or sending failed.
+     */
+    function reg_send_reply() {}
+
+    /**
+     * Tells whether the address of record of the Request-URI (the To URI in
+     * a reply) has a valid contact. Nothing changes.
+     * @param {string} table the location table, usually `"location"`.
+     * @returns {integer} 1 registered, -1 not registered or error.
+     */
+    function registered(table) {}
+
+    /**
+     * Like `registered_flags`; the actions Kamailio takes on XAVPs do not
+     * apply in kemid.
+     * @param {string} table the location table, usually `"location"`.
+     * @param {string} uri the SIP URI of the address of record; `""` for the Request-URI.
+     * @param {integer} match_flags 1 Call-ID, 2 received, 4 contact (no effect in kemid).
+     * @param {integer} match_action 1 restore XAVPs, 2 skip `xavp_rcd` (no effect in kemid).
+     * @returns {integer} 1 registered, -1 not registered or error.
+     */
+    function registered_action(table, uri, match_flags, match_action) {}
+
+    /**
+     * Like `registered_uri`. Kamailio narrows the match with values from the
+     * `xavp_cfg` XAVP; kemid has no XAVPs, so `match_flags` changes nothing.
+     * @param {string} table the location table, usually `"location"`.
+     * @param {string} uri the SIP URI of the address of record; `""` for the Request-URI.
+     * @param {integer} match_flags 1 Call-ID, 2 received, 4 contact (no effect in kemid).
+     * @returns {integer} 1 registered, -1 not registered or error.
+     */
+    function registered_flags(table, uri, match_flags) {}
+
+    /**
+     * Like `registered`, for the address of record of `uri`.
+     * @param {string} table the location table, usually `"location"`.
+     * @param {string} uri the SIP URI of the address of record; `""` for the Request-URI.
+     * @returns {integer} 1 registered, -1 not registered or error.
+     */
+    function registered_uri(table, uri) {}
+
+    /**
+     * Saves the contacts of the REGISTER being routed for the address of
+     * record in its To header, and replies: 200 listing every current binding
+     * with its remaining time (and a `Date` header), or the error (400 for a
+     * malformed request, 423 with `Min-Expires` when `min_expires_mode` is 1
+     * and a contact asks less than `min_expires`, 420 for a Path the user agent
+     * does not support in `path_mode` 2, 503 beyond `max_contacts`), with a
+     * `P-Registrar-Error` header saying why.
+     *
+     * `Contact: *` with `Expires: 0` removes every binding; no Contact header
+     * only asks for the bindings. A contact's expiry is its `expires`
+     * parameter, else the Expires header, else `default_expires`, kept within
+     * `min_expires` and `max_expires`; 0 removes the binding. A REGISTER with
+     * the Call-ID of a binding and a lower CSeq is refused; with the same CSeq
+     * within `cseq_delay` seconds it is a retransmission and changes nothing.
+     * @param {string} table the location table, usually `"location"`.
+     * @param {integer} flags a sum of: 0x01 memory only (always so in kemid); 0x02 do not reply (`reg_send_reply` can send it later); 0x04 keep one contact per AoR, removing the others; 0x08 do not shorten expiries by `expires_range`; 0x10 with 0x02, add the reply headers to the next local reply.
+     * @returns {integer} 1 contacts inserted, 2 updated, 3 deleted, 4 only queried; -1 error (the error reply was sent), -2 too many contacts.
+     */
+    function save(table, flags) {}
+
+    /**
+     * Like `save`, for the address of record of `uri` instead of the To
+     * header's.
+     * @param {string} table the location table, usually `"location"`.
+     * @param {integer} flags as for `save`.
+     * @param {string} uri the SIP URI of the address of record.
+     * @returns {integer} As `save`: 1 inserted, 2 updated, 3 deleted, 4 queried, -1 error, -2 too many contacts.
+     */
+    function save_uri(table, flags, uri) {}
+
+    /**
+     * Makes the next `save` of this message give every contact the q-value
+     * `q` (in thousandths) whatever the REGISTER says.
+     * @param {string} q 0 to 1000, as text (`"500"` is q=0.5).
+     * @returns {integer} 1 when set, -1 when `q` is not a number from 0 to 1000.
+     */
+    function set_q_override(q) {}
+
+    /**
+     * Returns an attribute of contact `idx` (from 0, best first) in a profile
+     * filled by `reg_fetch_contacts`.
+     * @param {string} profile the profile name.
+     * @param {string} attr `addr`, `path`, `received`, `expires` (absolute Unix time), `callid`, `q` (thousandths), `cseq`, `flags`, `cflags`, `user_agent`, `socket`, `modified`, `methods`, `ruid`, `regid`, `instance` or `conid`.
+     * @param {integer} idx the contact index.
+     * @returns {string|integer|null} The value (string or integer); `null` when the profile, contact or attribute does not exist or the attribute is not set.
+     */
+    function ulc_cget(profile, attr, idx) {}
+
+    /**
+     * Returns an attribute of the address of record in a profile filled by
+     * `reg_fetch_contacts`.
+     * @param {string} profile the profile name.
+     * @param {string} attr `aor`, `domain` (the table), `aorhash` or `count`.
+     * @returns {string|integer|null} The value (string or integer); `null` for an unknown profile or attribute.
+     */
+    function ulc_rget(profile, attr) {}
+
+    /**
+     * Removes every contact of the address of record of `uri` (of the To
+     * header when empty).
+     * @param {string} table the location table, usually `"location"`.
+     * @param {string} uri the SIP URI of the address of record; `""` for the To URI.
+     * @returns {integer} 1 done (also when there was nothing to remove), -1 no address of record in `uri`, -2 no such table.
+     */
+    function unregister(table, uri) {}
+
+    /**
+     * Removes the contact with record id `ruid` (see `$ulc(...=>ruid)`,
+     * `ulc_cget`), in the address of record of `uri`, or wherever it is when
+     * `uri` is empty.
+     * @param {string} table the location table, usually `"location"`.
+     * @param {string} uri the SIP URI of the address of record, or `""`.
+     * @param {string} ruid the record id.
+     * @returns {integer} 1 removed, -1 no address of record in `uri`, -2 no such table, -3 no such contact.
+     */
+    function unregister_ruid(table, uri, ruid) {}
+}
+
+/**
+ * `KSR.rr`: record-routing (RFC 3261 §16.6 step 4) and routing by the
+ * Route set (§16.4, §16.12), strict routers included.
+ *
+ * `record_route` puts this server's `Record-Route` on top of the request,
+ * `<sip:HOST:PORT;transport=tcp;lr;ftag=FROMTAG>`, with the address
+ * advertised for the socket the request arrived on (`;transport` only
+ * when it is not UDP). In-dialog requests then carry it back as a Route
+ * header, which `loose_route` consumes.
+ *
+ * Module parameters: `append_fromtag` (1: add `ftag`, which
+ * `is_direction` needs), `enable_full_lr` (1: `;lr=on`),
+ * `enable_double_rr` (1: two Record-Routes marked `r2=on` when the
+ * request leaves over the other transport, judged from `$du` or the
+ * Request-URI when `record_route` runs; 2: always two, with explicit
+ * transports), `add_username` (1: the Request-URI user in the URI).
+ *
+ * Present when the configuration loads `rr`.
+ */
+KSR.rr <- {
+    /**
+     * Adds a URI parameter to this server's Record-Route: to the ones already
+     * added, and to those `record_route` adds later for this message.
+     * @param {string} param `;name=value` (a leading `;` is added when missing).
+     * @returns {integer} 1 added, -1 invalid text.
+     */
+    function add_rr_param(param) {}
+
+    /**
+     * After `loose_route`: tells whether the URI parameters of this server's
+     * Route entry (leading `;` included) match a regular expression
+     * (case-insensitive).
+     * @param {string} re the regular expression.
+     * @returns {integer} 1 match, -1 no match, no such parameters, or a bad expression.
+     */
+    function check_route_param(re) {}
+
+    /**
+     * After `loose_route`: tells the direction of an in-dialog request from
+     * the `ftag` parameter of this server's Route entry: `downstream` when the
+     * From tag is the one the dialog started with (caller to callee), else
+     * `upstream`. Needs `append_fromtag`; a Route without `ftag` counts as
+     * downstream.
+     * @param {string} dir `"downstream"` or `"upstream"` (any case).
+     * @returns {integer} 1 the request goes that way, -1 it does not, or bad `dir`, or `append_fromtag` is off.
+     */
+    function is_direction(dir) {}
+
+    /**
+     * Routes a request by its Route headers (RFC 3261 §16.12): when the top
+     * Route is this server it is removed (with its `r2=on` twin); the next
+     * Route sets `$du` (a strict router's instead becomes the Request-URI,
+     * the old Request-URI going last in the Route set). An in-dialog request
+     * whose Request-URI is this server came through a strict router: the
+     * last Route becomes the Request-URI again. Route headers are removed
+     * from the forwarded request, not from what reads of the message see.
+     * @returns {integer} 1 routed by the Route set; -1 no Route header or error; -3 a preloaded route set (request without To-tag) whose only Route was this server (it was removed; route the request normally).
+     */
+    function loose_route() {}
+
+    /**
+     * `loose_route` with options.
+     * @param {integer} mode bit 1 (value 1): do not treat a Request-URI naming this server as left by a strict router; bit 2 (value 2): skip outbound flow-token processing (kemid has none).
+     * @returns {integer} As `loose_route`: 1 routed, -1 no Route or error, -3 preloaded route set ended here.
+     */
+    function loose_route_mode(mode) {}
+
+    /**
+     * Runs `loose_route` and tells whether the request had a preloaded route
+     * set that ended at this server.
+     * @returns {integer} 1 when `loose_route` gave -3, -1 otherwise.
+     */
+    function loose_route_preloaded() {}
+
+    /**
+     * After `loose_route`: tells whether the next hop came from a Route
+     * header (this server's Route was followed by another).
+     * @returns {integer} 1 yes, -1 no.
+     */
+    function next_hop_route() {}
+
+    /**
+     * Adds this server's `Record-Route` on top of the request, so in-dialog
+     * requests come through here. The address is the one advertised for the
+     * socket the request arrived on; `;transport` is added unless UDP, `ftag`
+     * with `append_fromtag`, and any `add_rr_param` parameters. With
+     * `enable_double_rr`, two are added (`r2=on`) when the request will leave
+     * over the other transport.
+     * @returns {integer} 1 added, -1 already added for this message or error.
+     */
+    function record_route() {}
+
+    /**
+     * Adds a `Record-Route` with the given address instead of the advertised
+     * one (two with `enable_double_rr` when the transport changes).
+     * @param {string} addr `host[:port]` to put in the Record-Route URI.
+     * @returns {integer} 1 added, -1 already added for this message or error.
+     */
+    function record_route_advertised_address(addr) {}
+
+    /**
+     * Like `record_route`, adding URI parameters to the Record-Route.
+     * @param {string} params parameters in `;name=value` form (a leading `;` is added when missing).
+     * @returns {integer} 1 added, -1 already added for this message or error.
+     */
+    function record_route_params(params) {}
+
+    /**
+     * Adds `Record-Route`s with the given addresses: `addr` alone, or, when
+     * `addr2` is not empty, two (both `r2=on`): `addr` for the interface the
+     * request leaves from (on top) and `addr2` for the one it arrived on.
+     * Two need `enable_double_rr`.
+     * @param {string} addr the (outbound) address.
+     * @param {string} addr2 the inbound address, or `""` for one Record-Route.
+     * @returns {integer} 1 added, -1 already added, `addr2` given with `enable_double_rr` 0, or error.
+     */
+    function record_route_preset(addr, addr2) {}
+
+    /**
+     * Adds a `Record-Route` with exactly the given address (`sip:` is added
+     * when missing), plus `;lr`, `ftag` and `add_rr_param` parameters.
+     * @param {string} addr the address, such as `"10.0.0.1:5060;transport=tcp"`.
+     * @returns {integer} 1 added, -1 already added for this message or error.
+     */
+    function record_route_preset_one(addr) {}
+
+    /**
+     * Withdraws the Record-Route headers this message got from `record_route`
+     * and its variants; `record_route` may then be called again.
+     * @returns {integer} 1.
+     */
+    function remove_record_route() {}
+}
+
+/**
+ * `KSR.sanity`: checks that a request is well formed before routing it,
+ * replying with a precise error when it is not.
+ *
+ * The checks are chosen with a bit mask (the sum of their numbers):
+ *
+ * | bit | check |
+ * |---|---|
+ * | 1 | the Request-URI's SIP version is 2.0 (else 505) |
+ * | 2 | the Request-URI parses (else 400) and its scheme is sip, sips, tel or tels (else 416) |
+ * | 4 | From, To, Call-ID and CSeq are present, once each (no reply) |
+ * | 8, 16 | Via version and protocol: always pass, as in Kamailio |
+ * | 32 | the CSeq method equals the request method (else 400) |
+ * | 64 | the CSeq number is a 32-bit unsigned integer (else 400) |
+ * | 128 | Content-Length equals the body size (else 400) |
+ * | 256 | Expires is a 32-bit unsigned integer (else 400) |
+ * | 512 | every Proxy-Require extension is in the `proxy_require` parameter (else 420 with `Unsupported:`) |
+ * | 1024 | the URIs chosen by the second mask parse: 1 Request-URI, 2 From, 4 To, 8 Contact (else 400) |
+ * | 2048 | every Authorization/Proxy-Authorization is complete Digest credentials (else 400; another scheme fails without reply) |
+ * | 4096 | From and To have at most one tag (else 400) |
+ * | 8192 | like 2048, but credentials of other schemes pass |
+ * | 16384 | the top Via parses and has a host (no reply) |
+ * | 32768 | the six headers RFC 3261 §8.1.1 requires (To, From, CSeq, Call-ID, Max-Forwards, Via) are present (else 400); kemid's reading of this bit |
+ * | 65536 | sizes within the `size_*` parameters (no reply) |
+ *
+ * A failing check replies statelessly at once, with any header lines
+ * added by `KSR.hdr.append_to_reply`, unless the module parameter
+ * `noreply` is 1: then the reply is kept for `sanity_reply()`. ACKs and
+ * replies are never answered. Checks about the request line pass for
+ * replies.
+ *
+ * Module parameters: `default_checks` (3047), `uri_checks` (7),
+ * `proxy_require` (comma-separated extensions, none by default),
+ * `noreply` (0), `size_checks` (0: the size check only when bit 65536 is
+ * asked) and the limits `size_message` (16384), `size_ruri` (256),
+ * `size_method` (32), `size_header` (2048), `size_headers` (8192),
+ * `size_body` (8192), `size_from_uri`, `size_to_uri`,
+ * `size_contact_uri`, `size_route_uri` (256 each).
+ *
+ * Present when the configuration loads `sanity`.
+ */
+KSR.sanity <- {
+    /**
+     * Checks the message with the given checks, and replies with the error
+     * when one fails (see the module documentation for the checks and their
+     * replies).
+     * @param {integer} msg_checks the sum of the numbers of the checks to run, such as 1511 (1+2+4+32+64+128+256+1024).
+     * @param {integer} uri_checks for check 1024, the URIs to parse: 1 Request-URI, 2 From, 4 To, 8 Contact.
+     * @returns {integer} 1 when every check passes; -1 when one fails. The error reply has then been sent (or kept for `sanity_reply()` with `noreply`): stop routing the request.
+     */
+    function sanity_check(msg_checks, uri_checks) {}
+
+    /**
+     * Checks the message with the checks of the module parameters
+     * `default_checks` (3047) and `uri_checks` (7), replying with the error
+     * when one fails.
+     * @returns {integer} 1 when every check passes; -1 when one fails (the error reply is sent, or kept with `noreply`).
+     */
+    function sanity_check_defaults() {}
+
+    /**
+     * Sends the error reply a failed check prepared, when the module
+     * parameter `noreply` is 1 (otherwise the checks replied already and this
+     * does nothing). With no prepared reply, sends `500 Server Sanity
+     * Failure`; a request that cannot be answered (missing headers) gets
+     * nothing.
+     * @returns {integer} 1 when done (also for replies, ACKs and without `noreply`); -1 when the reply could not be sent.
+     */
+    function sanity_reply() {}
+}
+
+/**
+ * `KSR.siputils`: SIP helpers: what kind of message this is, checks on
+ * the Request-URI and its parameters, URI and header-name comparisons,
+ * string checks for numbers, and answering OPTIONS sent to the server.
+ *
+ * Module parameters: `options_accept` (default `*\/*`),
+ * `options_accept_encoding` (empty), `options_accept_language` (`en`) and
+ * `options_support` (empty) fill the headers of `options_reply()`.
+ *
+ * Present when the configuration loads `siputils`.
+ */
+KSR.siputils <- {
+    /**
+     * Appends a parameter to the Request-URI (before its headers part, if
+     * any); the change is immediately visible as `$ru`.
+     * @param {string} param the parameter, `name` or `name=value`, without `;`.
+     * @returns {integer} 1 when added (and when `param` is empty), -1 when the Request-URI does not parse or the result is not a valid URI (logged).
+     */
+    function add_uri_param(param) {}
+
+    /**
+     * Compares the addresses of record of two URIs: user (case-sensitive),
+     * host (case-insensitive) and port (a missing port equals 5060); scheme
+     * and parameters are ignored.
+     * @param {string} uri1 the first URI.
+     * @param {string} uri2 the second URI.
+     * @returns {integer} 1 when they match, -1 when not, -2 when one does not parse.
+     */
+    function cmp_aor(uri1, uri2) {}
+
+    /**
+     * Compares two header names: compact forms and case are handled
+     * (`f` equals `From`).
+     * @param {string} hname1 the first name.
+     * @param {string} hname2 the second name.
+     * @returns {integer} 1 when they name the same header, -1 or -2 when not (-1 when the first sorts after the second), -2 when a name is empty.
+     */
+    function cmp_hdr_name(hname1, hname2) {}
+
+    /**
+     * Compares two SIP URIs by the rules of RFC 3261 §19.1.4 (user and
+     * password case-sensitive, host case-insensitive, ports equal, the
+     * `user`, `ttl`, `method`, `maddr` and `transport` parameters must match
+     * when either has them, other parameters when both have them).
+     * @param {string} uri1 the first URI.
+     * @param {string} uri2 the second URI.
+     * @returns {integer} 1 when they match, -1 when not, -2 when one does not parse.
+     */
+    function cmp_uri(uri1, uri2) {}
+
+    /**
+     * Checks whether the message is within a dialog: its To header has a
+     * non-empty tag.
+     * @returns {integer} 1 when the To header has a tag, -1 when it has none or there is no valid To header.
+     */
+    function has_totag() {}
+
+    /**
+     * Checks that the Date header is recent: not older than a given number of
+     * seconds.
+     * @param {integer} tdiff the largest accepted age, in seconds.
+     * @returns {integer} 1 when the date is recent enough, -4 when it is older, -1 when there is no Date header or it does not parse (logged).
+     */
+    function hdr_date_check(tdiff) {}
+
+    /**
+     * Checks whether a string has ASCII letters and digits only.
+     * @param {string} tval the string.
+     * @returns {integer} 1 when it has, -3 when another character is present, -2 when empty.
+     */
+    function is_alphanum(tval) {}
+
+    /**
+     * Checks whether a string has ASCII letters, digits and characters of a
+     * given set only.
+     * @param {string} tval the string.
+     * @param {string} eset the other characters allowed.
+     * @returns {integer} 1 when it has, -3 when another character is present, -2 when empty.
+     */
+    function is_alphanumex(tval, eset) {}
+
+    /**
+     * Checks whether this server is the first hop: for a request, that it
+     * has a single Via; for a reply, that its top Record-Route is this server
+     * (an IP address, given with or without port and transport) and that the
+     * reply does not come from that same address (a loop).
+     * @returns {integer} 1 when first hop, -1 when not or when the Record-Route cannot be parsed.
+     */
+    function is_first_hop() {}
+
+    /**
+     * Checks whether this server is the first hop, with a mode for replies.
+     * @param {integer} mode 0 as `is_first_hop`; 1 also accepts a top Record-Route whose host is a name of this server, and skips the loop check.
+     * @returns {integer} 1 when first hop, -1 when not or when the Record-Route cannot be parsed.
+     */
+    function is_first_hop_mode(mode) {}
+
+    /**
+     * Checks whether the Request-URI is a GRUU (RFC 5627): it has a `gr`
+     * parameter.
+     * @returns {integer} 1 for a public GRUU (`gr` with a value), 2 for a temporary one (`gr` without value), -1 when not a GRUU or the Request-URI does not parse.
+     */
+    function is_gruu() {}
+
+    /**
+     * Checks whether the message is HTTP.
+     * @returns {integer} 1 for HTTP, -1 otherwise.
+     */
+    function is_http() {}
+
+    /**
+     * Checks whether a string has decimal digits only.
+     * @param {string} tval the string.
+     * @returns {integer} 1 when it has, -2 when not (or empty).
+     */
+    function is_numeric(tval) {}
+
+    /**
+     * Checks whether the message is a reply.
+     * @returns {integer} 1 for a reply, -1 for a request.
+     */
+    function is_reply() {}
+
+    /**
+     * Checks whether the message is a request.
+     * @returns {integer} 1 for a request, -1 for a reply.
+     */
+    function is_request() {}
+
+    /**
+     * Checks whether the message is SIP (and not HTTP).
+     * @returns {integer} 1 for SIP, -1 otherwise.
+     */
+    function is_sip() {}
+
+    /**
+     * Checks whether a string is a telephone number: an optional `+` with a
+     * non-zero digit after it, then digits only.
+     * @param {string} tval the string.
+     * @returns {integer} 1 when it is, -2 when not (or empty).
+     */
+    function is_tel_number(tval) {}
+
+    /**
+     * Checks whether a string is a valid SIP, SIPS or tel URI.
+     * @param {string} suri the string.
+     * @returns {integer} 1 when valid, -1 when not.
+     */
+    function is_uri(suri) {}
+
+    /**
+     * Checks the user name of the credentials the request carries (the first
+     * Authorization header, else Proxy-Authorization; the part before `@`).
+     * kemid takes the credentials as sent: call this only after the request
+     * was authenticated.
+     * @param {string} suser the expected user name (case-sensitive).
+     * @returns {integer} 1 when it matches, -1 when not or when there are no credentials (logged).
+     */
+    function is_user(suser) {}
+
+    /**
+     * Answers an OPTIONS request addressed to the server itself (no user
+     * part in the Request-URI) with 200 OK and the capability headers of RFC
+     * 3261 §11.2: Allow, Accept, Accept-Encoding, Accept-Language and
+     * Supported (the last four from the module parameters `options_accept`,
+     * `options_accept_encoding`, `options_accept_language`,
+     * `options_support`). Kamailio sends no Allow header; kemid adds one.
+     * Header lines added with `KSR.hdr.append_to_reply` are included.
+     * @returns {integer} 1 when the reply was sent, -1 when the request is not an OPTIONS, its Request-URI has a user part or does not parse, or sending failed (logged).
+     */
+    function options_reply() {}
+
+    /**
+     * Checks whether the main headers of the message parse: every Via, From,
+     * To, CSeq, Call-ID, Contact, Route, Record-Route, Max-Forwards and
+     * Expires present.
+     * @returns {integer} 1 when they all parse, -1 when one does not.
+     */
+    function sip_parse_headers() {}
+
+    /**
+     * Checks whether the Request-URI has a parameter given without a value
+     * (such as `;lr`). The name is compared case-sensitively.
+     * @param {string} param the parameter name.
+     * @returns {integer} 1 when present without a value, -1 when absent, given a value, or the Request-URI does not parse (logged).
+     */
+    function uri_param(param) {}
+
+    /**
+     * Checks whether the Request-URI has a parameter, with or without a value
+     * (name compared case-insensitively).
+     * @param {string} param the parameter name.
+     * @returns {integer} 1 when present, -1 when absent or the Request-URI does not parse (logged).
+     */
+    function uri_param_any(param) {}
+
+    /**
+     * Removes a parameter (name compared case-insensitively) from the
+     * Request-URI; the change is immediately visible as `$ru`.
+     * @param {string} param the parameter name.
+     * @returns {integer} 1 when removed or when absent, -1 when the Request-URI does not parse (logged).
+     */
+    function uri_param_rm(param) {}
+
+    /**
+     * Checks whether the Request-URI has a parameter with a given value
+     * (name and value compared case-sensitively).
+     * @param {string} param the parameter name.
+     * @param {string} value the value.
+     * @returns {integer} 1 when present with that value, -1 otherwise or when the Request-URI does not parse (logged).
+     */
+    function uri_param_value(param, value) {}
+}
+
+/**
+ * `KSR.sl`: stateless replies.
+ *
+ * A reply is built straight from the request's Via, From, To, Call-ID and
+ * CSeq into a reusable per-thread buffer and sent back where RFC 3261
+ * §18.2.2 and RFC 3581 say: over the same TCP connection, or over UDP to
+ * the `received` address and the `rport` (else sent-by) port of the top
+ * Via. The To-tag of a reply is derived from the request, so a
+ * retransmitted request gets the same tag.
+ *
+ * Present when the configuration loads `sl`.
+ */
+KSR.sl <- {
+    /**
+     * Sends a reply: statefully when a transaction exists for the request,
+     * else statelessly. kemid has no transactions yet, so the reply is
+     * stateless.
+     * @param {integer} code the status code, 100 to 699.
+     * @param {string} reason the reason phrase; empty for the standard one.
+     * @returns {integer} 1 when sent, -1 on error (logged).
+     */
+    function send_reply(code, reason) {}
+
+    /**
+     * Like `sl_reply_error`, statefully when a transaction exists.
+     * @returns {integer} 1 when sent, -1 on error (logged).
+     */
+    function send_reply_error() {}
+
+    /**
+     * Sends a reply like `send_reply`, with connection options.
+     * @param {integer} code the status code, 100 to 699.
+     * @param {string} reason the reason phrase; empty for the standard one.
+     * @param {integer} mode bit 1: do not open a new connection; bit 2: close the connection after sending. Replies go over the connection the request came on, so bit 1 holds already; bit 2 is not supported yet and logged.
+     * @returns {integer} 1 when sent, -1 on error (logged).
+     */
+    function send_reply_mode(code, reason, mode) {}
+
+    /**
+     * Sends a stateless reply for the last internal error. kemid does not
+     * track internal error codes yet, so this sends 500.
+     * @returns {integer} 1 when sent, -1 on error (logged).
+     */
+    function sl_reply_error() {}
+
+    /**
+     * Sends a stateless reply to the current request.
+     * @param {integer} code the status code, 100 to 699.
+     * @param {string} reason the reason phrase; empty for the standard one.
+     * @returns {integer} 1 when sent, -1 on error (logged): not a request, an ACK, a bad code, or the send failed.
+     */
+    function sl_send_reply(code, reason) {}
+}
+
+/**
+ * `KSR.textops`: text operations on the SIP message: regular-expression
+ * search, replace and sed-like substitution over the whole message, its
+ * headers or its body; header presence and removal; body helpers; and
+ * string comparisons that need no message at all.
+ *
+ * What a script reads is always the message as received: a replacement,
+ * a removed header or a new body is recorded as an edit and applied when
+ * the message is sent, so a second `search` still sees the original text.
+ * `KSR.textopsx.msg_apply_changes()` rebuilds the message so later reads
+ * see the edits.
+ *
+ * Regular expressions are POSIX extended ones in Kamailio; kemid compiles
+ * them with Rust's `regex` crate, which accepts the same syntax for the
+ * patterns routing scripts use (classes such as `[[:digit:]]`, `\<` and
+ * `\>` word boundaries, alternation, repetition). Two differences remain:
+ * an alternation takes the first branch that matches rather than the
+ * longest, and back-references inside a pattern are refused (POSIX
+ * extended expressions have none either). Unless a function says
+ * otherwise, a pattern is case-insensitive and line-aware: `.` does not
+ * match a line break and `^`/`$` match at the start and end of every line.
+ * Compiled patterns are kept per worker, so a script calling with a
+ * literal pattern compiles it once.
+ *
+ * The functions that search "the message" start after the first line, as
+ * Kamailio's do, so that they never rewrite the Request-URI behind the
+ * core's back (use `subst_uri` for that); `search` alone looks at the
+ * whole message.
+ *
+ * Present when the configuration loads `textops`.
+ */
+KSR.textops <- {
+    /**
+     * Compares two strings, ignoring ASCII case.
+     * @param {string} s1 the first string.
+     * @param {string} s2 the second string.
+     * @returns {integer} 1 when equal, -1 when `s1` sorts after `s2`, -2 when before (byte order, lower case).
+     */
+    function cmp_istr(s1, s2) {}
+
+    /**
+     * Compares two strings, case-sensitively.
+     * @param {string} s1 the first string.
+     * @param {string} s2 the second string.
+     * @returns {integer} 1 when equal, -1 when `s1` sorts after `s2`, -2 when before (byte order).
+     */
+    function cmp_str(s1, s2) {}
+
+    /**
+     * Checks whether a string ends with another (case-sensitive).
+     * @param {string} vstr the string.
+     * @param {string} vsuffix the suffix.
+     * @returns {integer} 1 when it does; -1 when not (`vstr` shorter, or its end sorts after `vsuffix`), -2 when its end sorts before `vsuffix`.
+     */
+    function ends_with(vstr, vsuffix) {}
+
+    /**
+     * Keeps only the content of the first part of a given type in a
+     * multipart body: the rest of the body goes. The Content-Type header is
+     * left as it is; change it with `KSR.textopsx.assign_hf_value` or
+     * `KSR.hdr` when needed.
+     * @param {string} content_type the part type to keep, such as `application/sdp`.
+     * @returns {integer} 1 when filtered, -1 when the body is empty, not multipart, or has no such part (logged).
+     */
+    function filter_body(content_type) {}
+
+    /**
+     * Stores the content of the first body part of a given type in a
+     * pseudo-variable. A body that is not multipart is stored whole.
+     * @param {string} ctype the part type, such as `application/sdp`.
+     * @param {string} opv the name of a writable pseudo-variable, such as `$var(sdp)`.
+     * @returns {integer} 1 when stored, -1 when the body is empty, has no such part, or the variable is not writable (logged).
+     */
+    function get_body_part(ctype, opv) {}
+
+    /**
+     * Stores the first body part of a given type, with its own headers, in a
+     * pseudo-variable. A body that is not multipart is stored whole.
+     * @param {string} ctype the part type, such as `application/sdp`.
+     * @param {string} opv the name of a writable pseudo-variable, such as `$var(part)`.
+     * @returns {integer} 1 when stored, -1 when the body is empty, has no such part, or the variable is not writable (logged).
+     */
+    function get_body_part_raw(ctype, opv) {}
+
+    /**
+     * Checks whether the message has a body (a non-zero Content-Length, or
+     * body bytes when there is no Content-Length).
+     * @returns {integer} 1 when it has one, -1 when not.
+     */
+    function has_body() {}
+
+    /**
+     * Checks whether the message has a body of a given type. Without a
+     * Content-Type header the body counts as `application/sdp` (RFC 3261).
+     * @param {string} ctype the type, such as `application/sdp` (case-insensitive, parameters ignored); `""` accepts any type, as `has_body`.
+     * @returns {integer} 1 when the body is present and of that type, -1 otherwise.
+     */
+    function has_body_type(ctype) {}
+
+    /**
+     * Checks whether a string is an item of a separated list; items are
+     * trimmed of white space and compared case-sensitively.
+     * @param {string} subject the string to look for.
+     * @param {string} list the list, such as `"INVITE, BYE, CANCEL"`.
+     * @param {string} vsep the separator; only its first character is used.
+     * @returns {integer} 1 when found, -1 when not or an argument is empty.
+     */
+    function in_list(subject, list, vsep) {}
+
+    /**
+     * Checks whether an item of a separated list is a prefix of a string;
+     * items are trimmed of white space, empty items never match.
+     * @param {string} subject the string to test, such as a dialled number.
+     * @param {string} list the list of prefixes, such as `"+44, +33"`.
+     * @param {string} vsep the separator; only its first character is used.
+     * @returns {integer} 1 when an item is a prefix of `subject`, -1 when none is or an argument is empty.
+     */
+    function in_list_prefix(subject, list, vsep) {}
+
+    /**
+     * Checks whether an SDP body puts an audio stream on hold: with the
+     * connection address `0.0.0.0` (RFC 2543) or with `a=sendonly` or
+     * `a=inactive` (RFC 3264), for the stream or the whole session. An SDP
+     * part of a multipart body counts.
+     * @returns {integer} 1 when on hold the RFC 2543 way, 2 the RFC 3264 way, -1 when no audio stream is on hold or there is no SDP.
+     */
+    function is_audio_on_hold() {}
+
+    /**
+     * Checks whether a header with a given name is present.
+     * @param {string} hname the header name; compact forms and case are handled.
+     * @returns {integer} 1 when present, -1 when absent or the name is invalid (logged).
+     */
+    function is_present_hf(hname) {}
+
+    /**
+     * Checks whether a header whose name matches a regular expression is
+     * present. The name is matched as written in the message (`f` is not
+     * `From` here).
+     * @param {string} re the regular expression for the name (case-insensitive).
+     * @returns {integer} 1 when one is present, -1 when none is or the expression does not compile (logged).
+     */
+    function is_present_hf_re(re) {}
+
+    /**
+     * Checks whether the Privacy header (RFC 3323) asks for a privacy type.
+     * @param {string} privacy one of `header`, `session`, `user`, `none`, `critical`, `id` or `history` (case-insensitive).
+     * @returns {integer} 1 when the first Privacy header lists it, -1 when it does not, there is no Privacy header, or a value is not a privacy type (logged).
+     */
+    function is_privacy(privacy) {}
+
+    /**
+     * Finds a regular expression (extended, case-sensitive) in a string and
+     * stores one of its groups in a pseudo-variable.
+     * @param {string} itext the input string.
+     * @param {string} regexp the regular expression.
+     * @param {integer} mindex which group to store: 0 for the whole match, 1 for the first group, ...
+     * @param {integer} nmatch how many groups to consider (the whole match counts); must be greater than `mindex`.
+     * @param {string} dpv the name of a writable pseudo-variable, such as `$var(out)`.
+     * @returns {integer} 1 when stored, -2 when the expression does not match, -1 when the group did not take part in the match, matched nothing, or an argument is invalid (logged).
+     */
+    function regex_substring(itext, regexp, mindex, nmatch, dpv) {}
+
+    /**
+     * Removes the first part of a given type from a multipart body, with the
+     * delimiter line before it.
+     * @param {string} content_type the part type, such as `application/sdp`.
+     * @returns {integer} 1 when removed, -1 when the body is empty, not multipart, or has no such part (logged).
+     */
+    function remove_body_part(content_type) {}
+
+    /**
+     * Removes every header with a given name.
+     * @param {string} hname the header name; compact forms and case are handled.
+     * @returns {integer} 1, also when there was no such header (as in Kamailio: test with `is_present_hf`); -1 when the name is invalid (logged).
+     */
+    function remove_hf(hname) {}
+
+    /**
+     * Removes every header whose name matches one regular expression and not
+     * another.
+     * @param {string} ematch the expression a name must match (case-insensitive).
+     * @param {string} eskip the expression of names to keep (case-insensitive).
+     * @returns {integer} 1 when at least one was removed, -1 when none was or an expression does not compile (logged).
+     */
+    function remove_hf_exp(ematch, eskip) {}
+
+    /**
+     * Removes one header of a given name by its position among them.
+     * @param {string} hname the header name; compact forms and case are handled.
+     * @param {integer} idx 0 for the first, 1 for the second, ...; -1 for the last, -2 for the one before, ...
+     * @returns {integer} 1 when removed, and also when a negative index goes past the first header (Kamailio's behaviour); 2 when a non-negative index is past the last; -1 when the name is invalid (logged).
+     */
+    function remove_hf_idx(hname, idx) {}
+
+    /**
+     * Removes the headers of a given name whose value matches.
+     * @param {string} hname the header name; compact forms and case are handled.
+     * @param {string} op `eq` (value equals `expr`), `ne` (value differs), `in` (value contains `expr`), all case-sensitive; or `re` (value matches the regular expression `expr`, case-insensitive).
+     * @param {string} expr the text or regular expression to compare with.
+     * @returns {integer} 1 when at least one was removed, -2 when none matched, -1 on an unknown operator, an invalid name or a bad expression (logged).
+     */
+    function remove_hf_match(hname, op, expr) {}
+
+    /**
+     * Removes every header whose name, as written, matches a regular
+     * expression.
+     * @param {string} re the regular expression for the name (case-insensitive).
+     * @returns {integer} 1 when at least one was removed, -1 when none matched or the expression does not compile (logged).
+     */
+    function remove_hf_re(re) {}
+
+    /**
+     * Replaces the first match of a regular expression after the first line
+     * of the message.
+     * @param {string} re the regular expression (case-insensitive, line-aware).
+     * @param {string} txt the replacement, verbatim.
+     * @returns {integer} 1 when replaced, -1 when nothing matches or on error (logged).
+     */
+    function replace(re, txt) {}
+
+    /**
+     * Replaces every match of a regular expression after the first line of
+     * the message.
+     * @param {string} re the regular expression (case-insensitive, line-aware); one that can match an empty string is an error.
+     * @param {string} txt the replacement, verbatim.
+     * @returns {integer} 1 when at least one was replaced, -1 when nothing matches or on error (logged).
+     */
+    function replace_all(re, txt) {}
+
+    /**
+     * Replaces the first match of a regular expression in the body.
+     * @param {string} re the regular expression (case-insensitive, line-aware).
+     * @param {string} txt the replacement, verbatim.
+     * @returns {integer} 1 when replaced, -1 when nothing matches, the body is empty, or on error (logged).
+     */
+    function replace_body(re, txt) {}
+
+    /**
+     * Replaces every match of a regular expression in the body, line by line
+     * (`^` matches at the start of each line).
+     * @param {string} re the regular expression (case-insensitive, line-aware); one that can match an empty string is an error.
+     * @param {string} txt the replacement, verbatim.
+     * @returns {integer} 1 when at least one was replaced, -1 when nothing matches, the body is empty, or on error (logged).
+     */
+    function replace_body_all(re, txt) {}
+
+    /**
+     * Replaces every match of a regular expression in the body, matching
+     * over the body as a whole. In kemid this behaves as `replace_body_all`;
+     * in Kamailio the two differ only in whether `^` may match right after a
+     * previous match.
+     * @param {string} re the regular expression (case-insensitive, line-aware); one that can match an empty string is an error.
+     * @param {string} txt the replacement, verbatim.
+     * @returns {integer} 1 when at least one was replaced, -1 when nothing matches, the body is empty, or on error (logged).
+     */
+    function replace_body_atonce(re, txt) {}
+
+    /**
+     * Replaces plain text (no regular expression, case-sensitive) in the
+     * body.
+     * @param {string} mkey the text to find.
+     * @param {string} rval the replacement.
+     * @param {string} rmode `f` to replace the first occurrence only, `a` every one.
+     * @returns {integer} 1, also when the text was not found; -1 when the body is empty or on error (logged).
+     */
+    function replace_body_str(mkey, rval, rmode) {}
+
+    /**
+     * Replaces the first match of a regular expression in the header lines
+     * (after the first line, before the body).
+     * @param {string} re the regular expression (case-insensitive, line-aware).
+     * @param {string} txt the replacement, verbatim.
+     * @returns {integer} 1 when replaced, -1 when nothing matches, there are no headers, or on error (logged).
+     */
+    function replace_hdrs(re, txt) {}
+
+    /**
+     * Replaces plain text (no regular expression, case-sensitive) in the
+     * header lines.
+     * @param {string} mkey the text to find.
+     * @param {string} rval the replacement.
+     * @param {string} rmode `f` to replace the first occurrence only, `a` every one.
+     * @returns {integer} 1, also when the text was not found; -1 when there are no headers or on error (logged).
+     */
+    function replace_hdrs_str(mkey, rval, rmode) {}
+
+    /**
+     * Replaces plain text (no regular expression, case-sensitive) after the
+     * first line of the message.
+     * @param {string} mkey the text to find.
+     * @param {string} rval the replacement.
+     * @param {string} rmode `f` to replace the first occurrence only, `a` every one.
+     * @returns {integer} 1, also when the text was not found (Kamailio's behaviour); -1 on error (logged).
+     */
+    function replace_str(mkey, rval, rmode) {}
+
+    /**
+     * Searches the whole message, start line included, for a regular
+     * expression (case-insensitive, line-aware).
+     * @param {string} re the regular expression.
+     * @returns {integer} 1 when it matches (and when `re` is empty), -1 when it does not or the expression does not compile (logged).
+     */
+    function search(re) {}
+
+    /**
+     * Searches the message after its first line and inserts text right after
+     * the first match.
+     * @param {string} re the regular expression (case-insensitive, line-aware).
+     * @param {string} txt the text to insert, verbatim.
+     * @returns {integer} 1 when inserted, -1 when nothing matches or on error (logged).
+     */
+    function search_append(re, txt) {}
+
+    /**
+     * Searches the body and inserts text right after the first match.
+     * @param {string} re the regular expression (case-insensitive, line-aware).
+     * @param {string} txt the text to insert, verbatim.
+     * @returns {integer} 1 when inserted, -1 when nothing matches, the body is empty, or on error (logged).
+     */
+    function search_append_body(re, txt) {}
+
+    /**
+     * Searches the message body for a regular expression (case-insensitive,
+     * line-aware).
+     * @param {string} re the regular expression.
+     * @returns {integer} 1 when it matches (and when `re` is empty), -1 when it does not, the body is empty or the expression does not compile (logged).
+     */
+    function search_body(re) {}
+
+    /**
+     * Searches the values of the headers with a given name for a regular
+     * expression (case-insensitive, line-aware; `^` and `$` are the ends of
+     * the value).
+     * @param {string} hname the header name; compact forms and case are handled (`f` finds `From`).
+     * @param {string} re the regular expression.
+     * @param {string} flags `f` to look at the first such header only, `l` the last only; anything else (`""`, `a`) looks at every one and succeeds at the first that matches.
+     * @returns {integer} 1 when a value matches, -1 when none does, there is no such header, or an argument is invalid (logged).
+     */
+    function search_hf(hname, re, flags) {}
+
+    /**
+     * Searches a string for a regular expression (case-insensitive,
+     * line-aware).
+     * @param {string} text the string to search.
+     * @param {string} re the regular expression.
+     * @returns {integer} 1 when it matches, -1 when it does not, 2 when `re` is empty, -2 when `text` is empty or the expression does not compile (logged).
+     */
+    function search_str(text, re) {}
+
+    /**
+     * Replaces the body and sets its Content-Type (Content-Length follows).
+     * @param {string} txt the new body; must not be empty.
+     * @param {string} content_type the Content-Type value, such as `text/plain`; must not be empty.
+     * @returns {integer} 1 when set, -1 when an argument is empty or invalid (logged).
+     */
+    function set_body(txt, content_type) {}
+
+    /**
+     * Replaces the body with bytes given in hexadecimal and sets its
+     * Content-Type. White space between the hex digits is ignored.
+     * @param {string} hextxt the new body in hexadecimal, such as `48 65 6c 6c 6f`.
+     * @param {string} content_type the Content-Type value; must not be empty.
+     * @returns {integer} 1 when set, -1 when an argument is empty or not valid hexadecimal (logged).
+     */
+    function set_body_hex(hextxt, content_type) {}
+
+    /**
+     * Checks whether a string starts with another (case-sensitive).
+     * @param {string} s1 the string.
+     * @param {string} s2 the prefix.
+     * @returns {integer} 1 when it does; -1 when not (`s1` shorter, or its start sorts after `s2`), -2 when its start sorts before `s2`.
+     */
+    function starts_with(s1, s2) {}
+
+    /**
+     * Checks whether a string contains every one of a set of characters.
+     * @param {string} txt the string.
+     * @param {string} clist the characters that must all be present.
+     * @returns {integer} 1 when all are present, -1 when one is missing or an argument is empty.
+     */
+    function str_all_in(txt, clist) {}
+
+    /**
+     * Checks whether a string contains any of a set of characters.
+     * @param {string} txt the string.
+     * @param {string} clist the characters to look for.
+     * @returns {integer} 1 when one is present, -1 when none is or an argument is empty.
+     */
+    function str_any_in(txt, clist) {}
+
+    /**
+     * Finds a string in another, case-sensitively.
+     * @param {string} txt the string to search.
+     * @param {string} needle the string to find.
+     * @returns {integer} The 1-based position of the first occurrence, -1 when not found or `needle` is empty.
+     */
+    function str_find(txt, needle) {}
+
+    /**
+     * Finds a string in another, ignoring ASCII case.
+     * @param {string} txt the string to search.
+     * @param {string} needle the string to find.
+     * @returns {integer} The 1-based position of the first occurrence, -1 when not found or `needle` is empty.
+     */
+    function str_ifind(txt, needle) {}
+
+    /**
+     * Applies a sed-like substitution to the message after its first line.
+     *
+     * The expression is `/re/replacement/flags`: the first character is the
+     * separator (any ASCII character but `\`; escape it inside with `\`). In
+     * the replacement `\0` is the whole match, `\1`..`\9` the groups, `\u`
+     * the Request-URI, `\n`, `\r`, `\t` line breaks and tab, `\\` and `\$`
+     * themselves, and `$name(...)` the value of a pseudo-variable. Flags: `i`
+     * case-insensitive, `g` every match, `s` lets `.` match line breaks.
+     * @param {string} subst the expression.
+     * @returns {integer} 1 when something was replaced, -1 when nothing matched or the expression is invalid (logged).
+     */
+    function subst(subst) {}
+
+    /**
+     * Applies a sed-like substitution to the body (see `subst` for the
+     * expression).
+     * @param {string} subst the expression, `/re/replacement/flags`.
+     * @returns {integer} 1 when something was replaced, -1 when nothing matched, the body is empty or the expression is invalid (logged).
+     */
+    function subst_body(subst) {}
+
+    /**
+     * Applies a sed-like substitution to the values of the headers with a
+     * given name (see `subst` for the expression).
+     * @param {string} hname the header name; compact forms and case are handled.
+     * @param {string} subst the expression, `/re/replacement/flags`.
+     * @param {string} flags `f` for the first such header only, `l` the last only; anything else (`""`, `a`) for every one.
+     * @returns {integer} 1 when something was replaced, -1 when nothing matched (with `f`, in the first header), there is no such header or an argument is invalid (logged).
+     */
+    function subst_hf(hname, subst, flags) {}
+
+    /**
+     * Applies a sed-like substitution to the current Request-URI and sets
+     * the result as the new Request-URI (immediately visible as `$ru`).
+     * @param {string} subst the expression, `/re/replacement/flags` (see `subst`).
+     * @returns {integer} 1 when the URI was rewritten, -1 when nothing matched, the message is not a request, the expression is invalid or the result is not a valid URI (logged).
+     */
+    function subst_uri(subst) {}
+
+    /**
+     * Applies a sed-like substitution to the user part of the current
+     * Request-URI (an empty string when it has none) and sets the result as
+     * the new user part; an empty result removes the user part.
+     * @param {string} subst the expression, `/re/replacement/flags` (see `subst`).
+     * @returns {integer} 1 when the user was rewritten, -1 when nothing matched, the message is not a request, its Request-URI cannot be parsed or the expression is invalid (logged).
+     */
+    function subst_user(subst) {}
+
+    /**
+     * Applies a sed-like substitution to a string and stores the result in a
+     * pseudo-variable (see `subst` for the expression).
+     * @param {string} itext the input string.
+     * @param {string} subex the expression, `/re/replacement/flags`.
+     * @param {string} opv the name of a writable pseudo-variable, such as `$var(out)`.
+     * @returns {integer} 1 when something was replaced and stored, -1 when nothing matched or an argument is invalid (logged).
+     */
+    function subst_v(itext, subex, opv) {}
+}
+
+/**
+ * `KSR.textopsx`: more text operations: rebuilding the message so reads
+ * see the edits, changing a reply's status, editing comma-separated
+ * header values and their parameters, walking headers and body lines with
+ * named iterators, and shell-style pattern matching.
+ *
+ * As in `KSR.textops`, edits are recorded against the message as
+ * received and reads keep seeing the original until
+ * [`msg_apply_changes`] rebuilds it.
+ *
+ * Header value expressions (`append_hf_value` and the functions after
+ * it) have the form `name[index].param`: `name` is the header name (case
+ * and compact forms handled), `index` picks one comma-separated value
+ * counted over every header of that name (1 is the first, -1 the last,
+ * `*` every one), and `param` names a `;param=value` parameter of that
+ * value. Values are used as given: unlike Kamailio, kemid does not expand
+ * `$pv` references inside them (build the string in the script).
+ *
+ * Iterators (`hf_iterator_*`, `bl_iterator_*`) belong to the worker, as
+ * Kamailio's belong to the process: at most four of each kind, each
+ * known by a name of up to 31 characters. Start one for each message.
+ *
+ * Present when the configuration loads `textopsx`.
+ */
+KSR.textopsx <- {
+    /**
+     * Adds a value to a comma-separated header. Without an index, a new
+     * header line `hname: hvalue` is appended after the last header; with
+     * one, the value goes right after the value it picks (`,hvalue`), or in a
+     * new header line when there is no such value.
+     * @param {string} hexp `name` or `name[index]` (1 the first value, -1 the last); `*` and `.param` are not allowed.
+     * @param {string} hvalue the value to add, verbatim.
+     * @returns {integer} 1 when added, -1 when the expression is invalid (logged).
+     */
+    function append_hf_value(hexp, hvalue) {}
+
+    /**
+     * Replaces a value of a comma-separated header, or sets a parameter of
+     * values (adding it when absent).
+     * @param {string} hexp `name[index]` to replace one value (no index: the first); `name[index].param` to set a parameter of that value; `name[*].param` to set it in every value.
+     * @param {string} hvalue the new value; for a parameter, an empty value leaves a bare `;param`.
+     * @returns {integer} 1 when changed, -1 when the index picks no value or the expression is invalid (logged).
+     */
+    function assign_hf_value(hexp, hvalue) {}
+
+    /**
+     * Adds text after the body line the iterator is on.
+     * @param {string} iname the iterator name.
+     * @param {string} text the text, verbatim (end it with CRLF to add a line).
+     * @returns {integer} 1 when added, -1 when the iterator is not on a line (logged).
+     */
+    function bl_iterator_append(iname, text) {}
+
+    /**
+     * Ends a body line iterator (it can be started again).
+     * @param {string} iname the iterator name.
+     * @returns {integer} 1, or -1 when the iterator does not exist.
+     */
+    function bl_iterator_end(iname) {}
+
+    /**
+     * Adds text before the body line the iterator is on.
+     * @param {string} iname the iterator name.
+     * @param {string} text the text, verbatim (end it with CRLF to add a line).
+     * @returns {integer} 1 when added, -1 when the iterator is not on a line (logged).
+     */
+    function bl_iterator_insert(iname, text) {}
+
+    /**
+     * Moves a body line iterator to the next line.
+     * @param {string} iname the iterator name.
+     * @returns {integer} 1 when on a line, -1 past the last line or when the iterator does not exist.
+     */
+    function bl_iterator_next(iname) {}
+
+    /**
+     * Removes the body line the iterator is on.
+     * @param {string} iname the iterator name.
+     * @returns {integer} 1 when removed, -1 when the iterator is not on a line (logged).
+     */
+    function bl_iterator_rm(iname) {}
+
+    /**
+     * Starts (or restarts) a body line iterator before the first line.
+     * @param {string} iname the iterator name (up to 31 characters; four iterators).
+     * @returns {integer} 1 when started, -1 when there is no free iterator (logged).
+     */
+    function bl_iterator_start(iname) {}
+
+    /**
+     * The body line the iterator is on, line break included.
+     * @param {string} iname the iterator name.
+     * @returns {string|null} The line, or `null` when the iterator is not on a line.
+     */
+    function bl_iterator_value(iname) {}
+
+    /**
+     * Changes the status code and reason phrase of a reply before it is
+     * forwarded. A provisional or 2xx reply keeps its class, and no reply can
+     * become provisional or 2xx. Reads (`$rs`) keep the received code.
+     * @param {integer} code the new status code.
+     * @param {string} reason the new reason phrase; must not be empty.
+     * @returns {integer} 1 when changed, -1 when the message is not a reply or the change is not allowed (logged).
+     */
+    function change_reply_status(code, reason) {}
+
+    /**
+     * Changes only the status code of a reply before it is forwarded (same
+     * rules as `change_reply_status`).
+     * @param {integer} code the new status code.
+     * @returns {integer} 1 when changed, -1 when the message is not a reply or the change is not allowed (logged).
+     */
+    function change_reply_status_code(code) {}
+
+    /**
+     * Removes a value from comma-separated headers wherever it appears
+     * (compared case-insensitively); a header left without values is
+     * removed.
+     * @param {string} hexp the header name, such as `Supported`.
+     * @param {string} hvalue the value.
+     * @returns {integer} 1, also when the value was not there; -1 when the value is empty or the name invalid (logged).
+     */
+    function exclude_hf_value(hexp, hvalue) {}
+
+    /**
+     * Matches a value against a shell glob pattern: `*` any run of
+     * characters, `?` one character, `[abc]`, `[a-z]` and `[!a-z]` sets, `\`
+     * escaping the next character.
+     * @param {string} value the value to test.
+     * @param {string} pattern the glob pattern.
+     * @returns {integer} 1 when it matches, -1 when not. (Kamailio's KEMI export returns 0 on a match; kemid returns 1 so that `> 0` tests work.)
+     */
+    function fnmatch(value, pattern) {}
+
+    /**
+     * Matches a value against a shell glob pattern, with flags.
+     * @param {string} value the value to test.
+     * @param {string} pattern the glob pattern (see `fnmatch`).
+     * @param {string} flags `i` for a case-insensitive match; `""` for none.
+     * @returns {integer} 1 when it matches, -1 when not (see `fnmatch`).
+     */
+    function fnmatch_ex(value, pattern, flags) {}
+
+    /**
+     * Adds header text after the header the iterator is on.
+     * @param {string} iname the iterator name.
+     * @param {string} htext the text, verbatim: complete header lines ending in CRLF.
+     * @returns {integer} 1 when added, -1 when the iterator is not on a header or the text is refused (logged).
+     */
+    function hf_iterator_append(iname, htext) {}
+
+    /**
+     * Ends a header iterator (it can be started again).
+     * @param {string} iname the iterator name.
+     * @returns {integer} 1, or -1 when the iterator does not exist.
+     */
+    function hf_iterator_end(iname) {}
+
+    /**
+     * The value of the header the iterator is on.
+     * @param {string} iname the iterator name.
+     * @returns {string|null} The value, or `null` when the iterator is not on a header.
+     */
+    function hf_iterator_hbody(iname) {}
+
+    /**
+     * The name of the header the iterator is on, as written.
+     * @param {string} iname the iterator name.
+     * @returns {string|null} The name, or `null` when the iterator is not on a header.
+     */
+    function hf_iterator_hname(iname) {}
+
+    /**
+     * Adds header text before the header the iterator is on.
+     * @param {string} iname the iterator name.
+     * @param {string} htext the text, verbatim: complete header lines ending in CRLF.
+     * @returns {integer} 1 when added, -1 when the iterator is not on a header or the text is refused (logged).
+     */
+    function hf_iterator_insert(iname, htext) {}
+
+    /**
+     * Moves a header iterator to the next header.
+     * @param {string} iname the iterator name.
+     * @returns {integer} 1 when on a header, -1 past the last one or when the iterator does not exist.
+     */
+    function hf_iterator_next(iname) {}
+
+    /**
+     * Moves a header iterator back to the previous header (before the first
+     * one when it is on the first).
+     * @param {string} iname the iterator name.
+     * @returns {integer} 1 when moved, -1 when the iterator went past the last header or does not exist.
+     */
+    function hf_iterator_prev(iname) {}
+
+    /**
+     * Removes the header the iterator is on.
+     * @param {string} iname the iterator name.
+     * @returns {integer} 1 when removed, -1 when the iterator is not on a header (logged).
+     */
+    function hf_iterator_rm(iname) {}
+
+    /**
+     * Starts (or restarts) a header iterator before the first header.
+     * @param {string} iname the iterator name (up to 31 characters; four iterators).
+     * @returns {integer} 1 when started, -1 when there is no free iterator or the message has no headers (logged).
+     */
+    function hf_iterator_start(iname) {}
+
+    /**
+     * Checks whether comma-separated headers contain a value (compared
+     * case-insensitively).
+     * @param {string} hexp the header name, such as `Supported`.
+     * @param {string} hvalue the value.
+     * @returns {integer} 1 when present, -1 when not, the value is empty or the name invalid.
+     */
+    function hf_value_exists(hexp, hvalue) {}
+
+    /**
+     * Adds a value to a comma-separated header unless it is already there
+     * (compared case-insensitively): at the end of the first such header, or
+     * in a new header line when there is none.
+     * @param {string} hexp the header name, such as `Supported`.
+     * @param {string} hvalue the value.
+     * @returns {integer} 1 when present or added, -1 when the value is empty or the name invalid (logged).
+     */
+    function include_hf_value(hexp, hvalue) {}
+
+    /**
+     * Adds a value to a comma-separated header, before another. Without an
+     * index, a new header line `hname: hvalue` goes before the first header
+     * of that name (or after the last header when there is none); with one,
+     * the value goes before the value it picks (`hvalue,`).
+     * @param {string} hexp `name` or `name[index]` (1 the first value, -1 the last); `*` and `.param` are not allowed.
+     * @param {string} hvalue the value to add, verbatim.
+     * @returns {integer} 1 when added, -1 when the index picks no value or the expression is invalid (logged).
+     */
+    function insert_hf_value(hexp, hvalue) {}
+
+    /**
+     * Removes every header except those a SIP message needs for routing:
+     * Via, From, To, Call-ID, CSeq, Contact, Route, Record-Route,
+     * Max-Forwards, Content-Type and Content-Length.
+     * @returns {integer} 1 when done, -1 on error (logged). Kamailio returns -1 here even on success; kemid returns 1.
+     */
+    function keep_hf() {}
+
+    /**
+     * Like `keep_hf`, also keeping the headers whose name matches a regular
+     * expression.
+     * @param {string} sre the regular expression for names to keep (case-insensitive); empty keeps only the mandatory ones.
+     * @returns {integer} 1 when done, -1 when the expression does not compile or on error (logged).
+     */
+    function keep_hf_re(sre) {}
+
+    /**
+     * Rebuilds the message from its edited form so that what the script
+     * reads next (headers, body, `$hdr`, `KSR.hdr.get`...) sees the changes
+     * recorded so far. The Request-URI set by the script becomes the received
+     * one; the destination URI (`$du`) is kept.
+     * @returns {integer} 1 when rebuilt (or when there was nothing to apply), -1 when the edited message no longer parses (it is then left as it was; logged).
+     */
+    function msg_apply_changes() {}
+
+    /**
+     * Replaces the whole message with new text, which must be a complete SIP
+     * message; recorded edits are discarded and the destination URI (`$du`)
+     * is kept.
+     * @param {string} data the new message.
+     * @returns {integer} 1 when replaced, -1 when the text is empty or does not parse as a SIP message (logged).
+     */
+    function msg_set_buffer(data) {}
+
+    /**
+     * Removes the message body (Content-Length follows; Content-Type is left
+     * as it is).
+     * @returns {integer} 1 when removed or when there was no body, -1 on error (logged).
+     */
+    function remove_body() {}
+
+    /**
+     * Removes a value of a comma-separated header (the whole header line when
+     * it is its only value), or a parameter of values.
+     * @param {string} hexp `name[index]` to remove one value (no index: the first); `name[index].param` to remove a parameter of that value; `name[*]` to remove every such header, `name[*].param` the parameter from every value.
+     * @returns {integer} 1 when something was removed, -1 when nothing matched or the expression is invalid (logged).
+     */
+    function remove_hf_value(hexp) {}
+}
+
+/**
+ * `KSR.tm`: stateful processing — transactions, relaying with failover,
+ * stateful replies.
+ *
+ * `t_relay()` creates the transaction (absorbing retransmissions) and
+ * checks the destination at once, so `if (KSR.tm.t_relay() < 0)` works as
+ * in Kamailio; the request leaves when the route returns, after the branch
+ * route (`t_on_branch`) of each branch. Callbacks are stored by name;
+ * `t_on_failure` fires once and must be armed again for further serial
+ * forking.
+ *
+ * Present when the configuration loads `tm`.
+ */
+KSR.tm <- {
+    /**
+     * Tells whether any branch received a reply.
+     * @returns {integer} 1 when one did, -1 otherwise.
+     */
+    function t_any_replied() {}
+
+    /**
+     * Tells whether any branch timed out.
+     * @returns {integer} 1 when one did, -1 otherwise.
+     */
+    function t_any_timeout() {}
+
+    /**
+     * In a failure or branch-failure route: tells whether the branch received
+     * a reply (before ending).
+     * @returns {integer} 1 when it did, -1 otherwise.
+     */
+    function t_branch_replied() {}
+
+    /**
+     * In a failure or branch-failure route: tells whether the branch timed
+     * out.
+     * @returns {integer} 1 when it did, -1 otherwise.
+     */
+    function t_branch_timeout() {}
+
+    /**
+     * Matches the relevant status code against a regular expression: the
+     * reply being processed in reply routes, the chosen one in a failure
+     * route, the last one sent in the request route.
+     * @param {string} pattern a regular expression such as `4[0-9][0-9]`, matched against the whole code.
+     * @returns {integer} 1 when it matches, -1 otherwise.
+     */
+    function t_check_status(pattern) {}
+
+    /**
+     * Checks whether the message belongs to a transaction. For a request: 0
+     * when it is a retransmission (its last reply was sent again) or an ACK
+     * to a negative reply (absorbed) — the script must stop —, 1 for an ACK
+     * to a 2xx, -1 when there is no transaction. For a CANCEL: 1 when its
+     * INVITE transaction exists. In tm routes: 1.
+     * @returns {integer} 0, 1 or -1 as described.
+     */
+    function t_check_trans() {}
+
+    /**
+     * Housekeeping: transactions are freed by the timer, so this only
+     * returns.
+     * @returns {integer} 1.
+     */
+    function t_clean() {}
+
+    /**
+     * In a failure route: drops received replies.
+     * @param {string} mode `a` all, `l` the branches of the last round, `n` none.
+     * @returns {integer} 1, or -1 without a transaction.
+     */
+    function t_drop_replies(mode) {}
+
+    /**
+     * In a failure route: drops every reply received so far, so none is
+     * picked as the reply to send upstream.
+     * @returns {integer} 1, or -1 without a transaction.
+     */
+    function t_drop_replies_all() {}
+
+    /**
+     * Like `t_lookup_request`, without making it the current transaction.
+     * @returns {integer} 1 when one exists, -1 otherwise.
+     */
+    function t_exists() {}
+
+    /**
+     * The branch being processed in branch, reply and branch-failure routes;
+     * in the request route, how many branches were created so far.
+     * @returns {integer} The index.
+     */
+    function t_get_branch_index() {}
+
+    /**
+     * The most relevant status code of the transaction: the reply sent
+     * upstream, else the best branch reply, else the highest provisional.
+     * @returns {integer} The code, or -1 when there is none.
+     */
+    function t_get_status_code() {}
+
+    /**
+     * Tells whether any branch ended with this status code.
+     * @param {integer} code the status code.
+     * @returns {integer} 1 when one did, -1 otherwise.
+     */
+    function t_grep_status(code) {}
+
+    /**
+     * Tells whether a CANCEL was received for the current transaction.
+     * @returns {integer} 1 when canceled, -1 otherwise.
+     */
+    function t_is_canceled() {}
+
+    /**
+     * Tells whether a callback is armed.
+     * @param {string} target `branch_route`, `failure_route` or `onreply_route` (only the first letter counts).
+     * @returns {integer} 1 when armed, -1 otherwise.
+     */
+    function t_is_set(target) {}
+
+    /**
+     * Tells whether the INVITE transaction of this CANCEL exists.
+     * @returns {integer} 1 when it exists, -1 otherwise.
+     */
+    function t_lookup_cancel() {}
+
+    /**
+     * Like `t_lookup_cancel`; with `flags` 1 the INVITE's message flags are
+     * copied onto the CANCEL.
+     * @param {integer} flags 1 to copy the flags, 0 not to.
+     * @returns {integer} 1 when the INVITE transaction exists, -1 otherwise.
+     */
+    function t_lookup_cancel_flags(flags) {}
+
+    /**
+     * Tells whether a transaction exists for the request.
+     * @returns {integer} 1 when one exists, -1 otherwise.
+     */
+    function t_lookup_request() {}
+
+    /**
+     * Creates the transaction of the request (for answering statefully).
+     * @returns {integer} 1 when created, 0 when it exists already (a retransmission, whose last reply was sent again: stop the script), -1 on error.
+     */
+    function t_newtran() {}
+
+    /**
+     * Arms the branch route: the function run for each new outgoing branch
+     * before it is sent; `KSR.x.drop()` there cancels that branch.
+     * @param {string} name the name of a function of the script; `""` disarms.
+     * @returns {integer} 1.
+     */
+    function t_on_branch(name) {}
+
+    /**
+     * Arms the branch-failure route: the function run for each negative final
+     * reply of each branch.
+     * @param {string} name the name of a function of the script; `""` disarms.
+     * @returns {integer} 1.
+     */
+    function t_on_branch_failure(name) {}
+
+    /**
+     * Arms the failure route: the script function run when the transaction
+     * ends with a negative final reply or a timeout. It runs once; arm it
+     * again inside it to fork further. `""` disarms.
+     * @param {string} name the name of a function of the script.
+     * @returns {integer} 1.
+     */
+    function t_on_failure(name) {}
+
+    /**
+     * Arms the reply route: the function run for every reply the transaction
+     * receives; `KSR.x.drop()` there keeps a provisional reply from going
+     * upstream.
+     * @param {string} name the name of a function of the script; `""` disarms.
+     * @returns {integer} 1.
+     */
+    function t_on_reply(name) {}
+
+    /**
+     * Relays the request statefully to `$du` if set, else to the
+     * Request-URI, plus every branch of the destination set (parallel
+     * forking). Creates the transaction when the request has none; a
+     * retransmission is absorbed (its last reply sent again) and returns 0.
+     * ACK for a 2xx and CANCEL without transaction are forwarded statelessly;
+     * a CANCEL for a known INVITE cancels its branches and gets 200.
+     * @returns {integer} 1 when the request will be relayed, 0 for an absorbed retransmission (stop the script), -1 on error (unresolvable destination, tm not loaded): the script usually answers with `KSR.sl.sl_reply_error()`.
+     */
+    function t_relay() {}
+
+    /**
+     * `t_relay` with flags: 0x1 no automatic `100 Trying`, 0x2 no internal
+     * error reply when sending fails (0x4, no DNS failover, is accepted).
+     * @param {integer} flags the bit mask.
+     * @returns {integer} As `t_relay`.
+     */
+    function t_relay_to_flags(flags) {}
+
+    /**
+     * Relays statefully forcing the transport.
+     * @param {string} proto `UDP` or `TCP` (any case).
+     * @returns {integer} As `t_relay`; -1 for another transport.
+     */
+    function t_relay_to_proto(proto) {}
+
+    /**
+     * Relays statefully to `host:port` over `proto`.
+     * @param {string} proto `UDP` or `TCP`.
+     * @param {string} host an IP address or a name.
+     * @param {integer} port the port.
+     * @returns {integer} As `t_relay`; -1 for a bad transport or port.
+     */
+    function t_relay_to_proto_addr(proto, host, port) {}
+
+    /**
+     * Relays statefully to an explicit address instead of the Request-URI.
+     * @param {string} proxy `[proto:]host[:port]`, e.g. `udp:10.0.0.2:5060`.
+     * @returns {integer} As `t_relay`; -1 when `proxy` cannot be parsed.
+     */
+    function t_relay_to_proxy(proxy) {}
+
+    /**
+     * `t_relay_to_proxy` with the flags of `t_relay_to_flags`.
+     * @param {string} proxy `[proto:]host[:port]`.
+     * @param {integer} flags as for `t_relay_to_flags`.
+     * @returns {integer} As `t_relay`; -1 when `proxy` cannot be parsed.
+     */
+    function t_relay_to_proxy_flags(proxy, flags) {}
+
+    /**
+     * Releases the current transaction: it is freed after the wait timer.
+     * @returns {integer} 1, or -1 without a transaction.
+     */
+    function t_release() {}
+
+    /**
+     * Sends a reply statefully: the transaction must exist (`t_newtran`,
+     * `t_relay`, or a failure route).
+     * @param {integer} code the status code.
+     * @param {string} reason the reason phrase.
+     * @returns {integer} 1 when sent, -1 otherwise.
+     */
+    function t_reply(code, reason) {}
+
+    /**
+     * Sends a stateful 500 for the last internal error (kemid does not track
+     * finer error codes).
+     * @returns {integer} 1 when sent, -1 otherwise.
+     */
+    function t_reply_error() {}
+
+    /**
+     * Restores the module's timeouts for the current or next transaction.
+     * @returns {integer} 1.
+     */
+    function t_reset_fr() {}
+
+    /**
+     * Restores the module's T1 and T2.
+     * @returns {integer} 1.
+     */
+    function t_reset_retr() {}
+
+    /**
+     * Sends the last reply of the current transaction again.
+     * @returns {integer} 1 when sent, -1 otherwise.
+     */
+    function t_retransmit_reply() {}
+
+    /**
+     * Sends a reply statefully, creating the transaction when needed.
+     * @param {integer} code the status code.
+     * @param {string} reason the reason phrase.
+     * @returns {integer} 1 when sent, 0 for a retransmission (absorbed), -1 otherwise.
+     */
+    function t_send_reply(code, reason) {}
+
+    /**
+     * Turns the automatic `100 Trying` for INVITE on or off for the next
+     * transaction.
+     * @param {integer} on 1 to send it, 0 not to.
+     * @returns {integer} 1.
+     */
+    function t_set_auto_inv_100(on) {}
+
+    /**
+     * Treats 6xx replies like others (no precedence) for the transaction.
+     * @param {integer} on 1 to disable the 6xx rule, 0 to keep it.
+     * @returns {integer} 1.
+     */
+    function t_set_disable_6xx(on) {}
+
+    /**
+     * Keeps tm from sending its own error reply when relaying fails.
+     * @param {integer} on 1 to disable the internal reply, 0 to keep it.
+     * @returns {integer} 1.
+     */
+    function t_set_disable_internal_reply(on) {}
+
+    /**
+     * Sets the final-response timeouts of the current or next transaction.
+     * @param {integer} fr_inv milliseconds an INVITE may ring after a provisional reply (0 leaves it).
+     * @param {integer} fr milliseconds to wait for a first reply (0 leaves it).
+     * @returns {integer} 1.
+     */
+    function t_set_fr(fr_inv, fr) {}
+
+    /**
+     * Sets the INVITE ringing timeout of the current or next transaction.
+     * @param {integer} fr_inv milliseconds.
+     * @returns {integer} 1.
+     */
+    function t_set_fr_inv(fr_inv) {}
+
+    /**
+     * Sets the retransmission timers T1 and T2 of the current or next
+     * transaction.
+     * @param {integer} t1 milliseconds (0 leaves it).
+     * @param {integer} t2 milliseconds (0 leaves it).
+     * @returns {integer} 1.
+     */
+    function t_set_retr(t1, t2) {}
+}
+
+/**
+ * `KSR.tmx`: tm extensions — which route runs, and a few transaction
+ * actions.
+ *
+ * Present when the configuration loads `tmx`.
+ */
+KSR.tmx <- {
+    /**
+     * In a transaction's reply route: sends CANCEL to branches.
+     * @param {string} mode `all` every pending branch, `others` all but the one of this reply, `this` only the one of this reply.
+     * @returns {integer} 1, or -1 outside a reply route or for an unknown mode.
+     */
+    function t_cancel_branches(mode) {}
+
+    /**
+     * Drops the current transaction: no reply goes upstream from now on (the
+     * transaction is marked answered with 500).
+     * @returns {integer} 1, or -1 without a transaction.
+     */
+    function t_drop() {}
+
+    /**
+     * Drops the current transaction, recording `code` as its status.
+     * @param {integer} code the status to record.
+     * @returns {integer} 1, or -1 without a transaction.
+     */
+    function t_drop_rcode(code) {}
+
+    /**
+     * Copies the message flags set in this route into the transaction.
+     * @returns {integer} 1, or -1 without a transaction.
+     */
+    function t_flush_flags() {}
+
+    /**
+     * Tells whether the running route is a branch route.
+     * @returns {integer} 1 when it is, -1 otherwise.
+     */
+    function t_is_branch_route() {}
+
+    /**
+     * Tells whether the running route is a failure route.
+     * @returns {integer} 1 when it is, -1 otherwise.
+     */
+    function t_is_failure_route() {}
+
+    /**
+     * Tells whether the running route is the core reply route
+     * (`ksr_reply_route`) or a transaction's reply route.
+     * @returns {integer} 1 when it is, -1 otherwise.
+     */
+    function t_is_reply_route() {}
+
+    /**
+     * Tells whether the running route is the request route.
+     * @returns {integer} 1 when it is, -1 otherwise.
+     */
+    function t_is_request_route() {}
+
+    /**
+     * Tells whether another worker is processing the same request right now
+     * (so this one is a retransmission that overtook the transaction's
+     * creation). ACK and CANCEL are not tracked.
+     * @returns {integer} 1 when the request is already being processed, -1 otherwise.
+     */
+    function t_precheck_trans() {}
+}
+
+/**
  * `KSR.x`: leaving the current callback.
  *
  * `exit` and `drop` record the request on the context; the engine then
@@ -191,4 +3242,88 @@ KSR.x <- {
      * @deprecated call the KSR function instead, e.g. KSR.sl.sl_send_reply(404, "Not Found")
      */
     function modf(fname, ...) {}
+}
+
+/**
+ * `KSR.xlog`: logging with pseudo-variables expanded in the text.
+ *
+ * Unlike `KSR.info` and the other core log functions, the text is a
+ * format: `$name`, `$name(inner)` and `$(name(inner)[index])` are replaced
+ * with their values (see the pseudo-variables kemid supports). A null
+ * value prints as `<null>`; so does a pseudo-variable kemid does not know
+ * or cannot parse (the error is logged too), where Kamailio refuses the
+ * whole format. A `$` not followed by a name is printed as is. The format
+ * is expanded only when the level is logged. A trailing newline is
+ * optional.
+ *
+ * Present when the configuration loads `xlog`.
+ */
+KSR.xlog <- {
+    /**
+     * Logs the text at ALERT level, with pseudo-variables expanded.
+     * @param {string} text the format, such as `"$rm from $si\n"`.
+     * @returns {integer} 1, always.
+     */
+    function xalert(text) {}
+
+    /**
+     * Logs the text at CRITICAL level, with pseudo-variables expanded.
+     * @param {string} text the format, such as `"$rm from $si\n"`.
+     * @returns {integer} 1, always.
+     */
+    function xcrit(text) {}
+
+    /**
+     * Logs the text at DEBUG level, with pseudo-variables expanded.
+     * @param {string} text the format, such as `"$rm from $si\n"`.
+     * @returns {integer} 1, always.
+     */
+    function xdbg(text) {}
+
+    /**
+     * Logs the text at ERROR level, with pseudo-variables expanded.
+     * @param {string} text the format, such as `"$rm from $si\n"`.
+     * @returns {integer} 1, always.
+     */
+    function xerr(text) {}
+
+    /**
+     * Logs the text at INFO level, with pseudo-variables expanded.
+     * @param {string} text the format, such as `"$rm from $si\n"`.
+     * @returns {integer} 1, always.
+     */
+    function xinfo(text) {}
+
+    /**
+     * Logs the text at the level named by `level`, with pseudo-variables
+     * expanded.
+     * @param {string} level `L_DBG`, `L_INFO`, `L_NOTICE`, `L_WARN`, `L_ERR`, `L_CRIT`, `L_ALERT` or `L_BUG`; any other value logs at ERROR level.
+     * @param {string} text the format, such as `"$rm from $si\n"`.
+     * @returns {integer} 1, always.
+     */
+    function xlog(level, text) {}
+
+    /**
+     * Like `xlog`, for a syslog facility. kemid writes every line to the same
+     * log, so the facility is ignored.
+     * @param {string} facility a syslog facility such as `LOG_LOCAL0` (ignored).
+     * @param {string} level `L_DBG` to `L_BUG`, as for `xlog`.
+     * @param {string} text the format.
+     * @returns {integer} 1, always.
+     */
+    function xlog_facility(facility, level, text) {}
+
+    /**
+     * Logs the text at NOTICE level, with pseudo-variables expanded.
+     * @param {string} text the format, such as `"$rm from $si\n"`.
+     * @returns {integer} 1, always.
+     */
+    function xnotice(text) {}
+
+    /**
+     * Logs the text at WARNING level, with pseudo-variables expanded.
+     * @param {string} text the format, such as `"$rm from $si\n"`.
+     * @returns {integer} 1, always.
+     */
+    function xwarn(text) {}
 }

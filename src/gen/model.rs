@@ -90,7 +90,7 @@ impl ApiModel {
                     is_core: m.name.is_empty(),
                     provided_by: m.provided_by,
                     doc: m.doc,
-                    doc_lines: m.doc.lines().map(str::to_owned).collect(),
+                    doc_lines: m.doc.lines().map(comment_safe).collect(),
                     count: functions.len(),
                     functions,
                 }
