@@ -22,5 +22,6 @@ pub mod sl;
 pub mod tm;
 pub mod tmx;
 pub mod textops;
+pub mod textopsx;
 pub mod x;
 pub mod xlog;

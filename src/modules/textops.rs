@@ -206,7 +206,10 @@ fn pv_extent(b: &[u8], start: usize) -> Option<usize> {
         return close(b, i, b'(', b')');
     }
     let name = i;
-    while b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+    while b
+        .get(i)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    {
         i += 1;
     }
     if i == name {
@@ -288,10 +291,7 @@ impl Subst {
                         if other != sep && other != b'\\' && other != b'$' {
                             log::warn(
                                 ORIGIN,
-                                format_args!(
-                                    "unknown escape \\{} in `{expr}`",
-                                    char::from(other)
-                                ),
+                                format_args!("unknown escape \\{} in `{expr}`", char::from(other)),
                             );
                         }
                         text.push(other);
@@ -318,7 +318,9 @@ impl Subst {
             }
         }
         if !ended {
-            return Err(format!("missing separator after the replacement in `{expr}`"));
+            return Err(format!(
+                "missing separator after the replacement in `{expr}`"
+            ));
         }
         if !text.is_empty() {
             pieces.push(Piece::Text(text));
@@ -333,12 +335,7 @@ impl Subst {
                 b'i' => opts.icase = true,
                 b's' => opts.newline = false,
                 b'g' => global = true,
-                other => {
-                    return Err(format!(
-                        "unknown flag `{}` in `{expr}`",
-                        char::from(other)
-                    ))
-                }
+                other => return Err(format!("unknown flag `{}` in `{expr}`", char::from(other))),
             }
         }
         let re = cached_regex(&pattern, opts)
@@ -387,7 +384,12 @@ impl Subst {
         SubstValues { uri, pvs }
     }
 
-    fn build(&self, hay: &[u8], group: impl Fn(usize) -> Option<(usize, usize)>, v: &SubstValues) -> Vec<u8> {
+    fn build(
+        &self,
+        hay: &[u8],
+        group: impl Fn(usize) -> Option<(usize, usize)>,
+        v: &SubstValues,
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         for p in &self.pieces {
             match p {
@@ -427,11 +429,7 @@ impl Subst {
                 if m.is_empty() {
                     return Err("the expression matched an empty string".into());
                 }
-                let text = self.build(
-                    hay,
-                    |n| caps.get(n).map(|g| (g.start(), g.end())),
-                    v,
-                );
+                let text = self.build(hay, |n| caps.get(n).map(|g| (g.start(), g.end())), v);
                 out.push((m.start(), m.end(), text));
                 if !self.global {
                     break;
@@ -1410,7 +1408,12 @@ pub(crate) fn with_user(uri: &str, user: &str) -> Option<String> {
             if user.is_empty() {
                 Some(format!("{}{}", &uri[..scheme_end], &uri[at + 1..]))
             } else {
-                Some(format!("{}{}{}", &uri[..scheme_end], user, &uri[user_end..]))
+                Some(format!(
+                    "{}{}{}",
+                    &uri[..scheme_end],
+                    user,
+                    &uri[user_end..]
+                ))
             }
         }
         None if user.is_empty() => Some(uri.to_owned()),
@@ -1547,7 +1550,10 @@ pub fn regex_substring(
         return -2;
     };
     let Some(group) = usize::try_from(mindex).ok().and_then(|i| caps.get(i)) else {
-        log::warn(ORIGIN, format_args!("group {mindex} is not part of the match"));
+        log::warn(
+            ORIGIN,
+            format_args!("group {mindex} is not part of the match"),
+        );
         return -1;
     };
     if group.is_empty() {
@@ -1817,11 +1823,8 @@ pub fn set_body_hex(ctx: &mut Ctx, hextxt: &str, content_type: &str) -> i32 {
 
 /// Decodes hexadecimal digits, skipping white space.
 pub(crate) fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = hex
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    let digits: Vec<u8> = hex.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }
     digits
@@ -2169,9 +2172,7 @@ impl Multipart {
             let content_type = headers
                 .lines()
                 .filter_map(|l| l.split_once(':'))
-                .find(|(n, _)| {
-                    HeaderName::from_str(n.trim()) == HeaderName::ContentType
-                })
+                .find(|(n, _)| HeaderName::from_str(n.trim()) == HeaderName::ContentType)
                 .map_or_else(|| "text/plain".to_owned(), |(_, v)| v.trim().to_owned());
             parts.push(BodyPart {
                 whole: (line_end, end),
@@ -2361,7 +2362,11 @@ pub fn remove_body_part(ctx: &mut Ctx, content_type: &str) -> i32 {
         }
     }
     let lay = Layout::of(msg);
-    if record(msg, &lay, &[(lay.body + line_start, lay.body + next, Vec::new())]) {
+    if record(
+        msg,
+        &lay,
+        &[(lay.body + line_start, lay.body + next, Vec::new())],
+    ) {
         1
     } else {
         -1
@@ -2730,7 +2735,7 @@ pub(crate) mod tests {
                 search(c, "no-such-text"),
                 search(c, ""),
                 search(c, "("),
-                search_body(c, "^c=IN IP4 10\\.0\\.0\\.1$"),
+                search_body(c, "^c=IN IP4 10\\.0\\.0\\.1\r$"),
                 search_body(c, "m=audio"),
                 search_hf(c, "x-TRACE", "two", ""),
                 search_hf(c, "X-Trace", "two", "f"),
@@ -2761,7 +2766,10 @@ pub(crate) mod tests {
         });
         assert_eq!(r, (1, -1));
         assert!(out.contains("CSeq: 1 INVITE ;x\r\n"));
-        assert_eq!(msg.header(HeaderName::CSeq).map(|h| h.value), Some("1 INVITE"));
+        assert_eq!(
+            msg.header(HeaderName::CSeq).map(|h| h.value),
+            Some("1 INVITE")
+        );
         let (r, out, _) = with_msg(INVITE, |c| search_append_body(c, "^v=0\r\n", "s=-\r\n"));
         assert_eq!(r, 1);
         assert!(out.contains("Content-Length: 54\r\n\r\nv=0\r\ns=-\r\n"));
@@ -2797,7 +2805,11 @@ pub(crate) mod tests {
         assert_eq!(r, -1);
         let no_body = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nContent-Length: 0\r\n\r\n";
         let (r, _, _) = with_msg(no_body, |c| {
-            (replace_body(c, "a", "b"), search_body(c, "a"), replace_body_str(c, "a", "b", "a"))
+            (
+                replace_body(c, "a", "b"),
+                search_body(c, "a"),
+                replace_body_str(c, "a", "b", "a"),
+            )
         });
         assert_eq!(r, (-1, -1, -1));
     }
@@ -2811,7 +2823,10 @@ pub(crate) mod tests {
         assert_eq!(r, 1);
         assert_eq!(out.matches("10.0.0.1").count(), 0);
         let (r, out, _) = with_msg(INVITE, |c| {
-            (replace_str(c, "absent", "x", "a"), replace_hdrs_str(c, "10.0.0.1", "h", "a"))
+            (
+                replace_str(c, "absent", "x", "a"),
+                replace_hdrs_str(c, "10.0.0.1", "h", "a"),
+            )
         });
         assert_eq!(r, (1, 1));
         assert_eq!(out.matches("10.0.0.1").count(), 2);
@@ -2829,7 +2844,10 @@ pub(crate) mod tests {
         assert!(Subst::parse("/a/b/x").is_err(), "unknown flag");
         assert!(Subst::parse("\\a\\b\\").is_err(), "backslash separator");
         assert!(Subst::parse("/(/b/").is_err(), "bad regex");
-        assert!(Subst::parse("/a/$nosuch(x)/").is_err(), "bad pseudo-variable");
+        assert!(
+            Subst::parse("/a/$nosuch(x)/").is_err(),
+            "bad pseudo-variable"
+        );
         let v = SubstValues {
             uri: b"sip:u@h".to_vec(),
             pvs: Vec::new(),
@@ -2847,7 +2865,10 @@ pub(crate) mod tests {
         assert_eq!(apply("/(a)(b)/\\2\\1\\0/", "ab").as_deref(), Some("baab"));
         assert_eq!(apply("#a/b#c\\#d#", "a/b").as_deref(), Some("c#d"));
         assert_eq!(apply("/a\\/b/x/", "a/b").as_deref(), Some("x"));
-        assert_eq!(apply("/x/[\\u]\\n\\$/", "x").as_deref(), Some("[sip:u@h]\n$"));
+        assert_eq!(
+            apply("/x/[\\u]\\n\\$/", "x").as_deref(),
+            Some("[sip:u@h]\n$")
+        );
         assert_eq!(apply("/^b/X/g", "b\nb").as_deref(), Some("X\nX"));
         assert_eq!(apply("/^b/X/gs", "b\nb").as_deref(), Some("X\nb"));
         assert_eq!(apply("/a.b/X/s", "a\nb").as_deref(), Some("X"));
@@ -2858,7 +2879,10 @@ pub(crate) mod tests {
     #[test]
     fn subst_on_the_message() {
         let (r, out, _) = with_msg(INVITE, |c| {
-            subst(c, "/^(From: .*)@internal\\.example\\.com/\\1@example.com/ig")
+            subst(
+                c,
+                "/^(From: .*)@internal\\.example\\.com/\\1@example.com/ig",
+            )
         });
         assert_eq!(r, 1);
         assert!(out.contains("From: Alice <sip:alice@example.com>;tag=a1\r\n"));
@@ -2899,7 +2923,10 @@ pub(crate) mod tests {
     #[test]
     fn subst_uri_and_user_change_the_request_uri_at_once() {
         let (r, out, msg) = with_msg(INVITE, |c| {
-            subst_uri(c, "/^sip:([a-z]+)@.*$/sip:\\1@gw.example.com;transport=tcp/")
+            subst_uri(
+                c,
+                "/^sip:([a-z]+)@.*$/sip:\\1@gw.example.com;transport=tcp/",
+            )
         });
         assert_eq!(r, 1);
         assert_eq!(msg.ruri_str(), Some("sip:bob@gw.example.com;transport=tcp"));
@@ -2908,9 +2935,19 @@ pub(crate) mod tests {
         assert_eq!(r, 1);
         assert_eq!(msg.ruri_str(), Some("sip:+441234@example.com"));
         let (r, _, msg) = with_msg(INVITE, |c| subst_user(c, "/^.*$//"));
-        assert_eq!(r, -1, "matching nothing but the empty user is an empty match");
-        assert_eq!(msg.ruri_str(), Some("sip:bob@example.com"));
-        assert_eq!(with_user("sip:a:pw@h;x", "b").as_deref(), Some("sip:b:pw@h;x"));
+        assert_eq!(r, 1, "an empty result removes the user");
+        assert_eq!(msg.ruri_str(), Some("sip:example.com"));
+        let no_user = INVITE.replacen("sip:bob@example.com SIP", "sip:example.com SIP", 1);
+        let (r, _, msg) = with_msg(&no_user, |c| subst_user(c, "/^$/bob/"));
+        assert_eq!(r, -1, "the user is empty and an empty match is an error");
+        assert_eq!(msg.ruri_str(), Some("sip:example.com"));
+        let (r, _, msg) = with_msg(&no_user, |c| subst_user(c, "/^(.?)/bob\\1/"));
+        assert_eq!(r, -1);
+        assert_eq!(msg.ruri_str(), Some("sip:example.com"));
+        assert_eq!(
+            with_user("sip:a:pw@h;x", "b").as_deref(),
+            Some("sip:b:pw@h;x")
+        );
         assert_eq!(with_user("sip:a:pw@h", "").as_deref(), Some("sip:h"));
         assert_eq!(with_user("sip:h", "u").as_deref(), Some("sip:u@h"));
         assert_eq!(with_user("tel:+1;p=x", "+2").as_deref(), Some("tel:+2;p=x"));
@@ -2940,19 +2977,32 @@ pub(crate) mod tests {
     #[test]
     fn removing_headers() {
         let (r, out, msg) = with_msg(INVITE, |c| {
-            (remove_hf(c, "X-TRACE"), remove_hf(c, "Absent"), remove_hf(c, "bad name"))
+            (
+                remove_hf(c, "X-TRACE"),
+                remove_hf(c, "Absent"),
+                remove_hf(c, "bad name"),
+            )
         });
         assert_eq!(r, (1, 1, -1));
         assert!(!out.to_ascii_lowercase().contains("x-trace"));
-        assert!(msg.header_by_name("X-Trace").is_some(), "reads see the original");
-        let (r, out, _) = with_msg(INVITE, |c| (remove_hf_re(c, "^x-"), remove_hf_re(c, "^nope")));
+        assert!(
+            msg.header_by_name("X-Trace").is_some(),
+            "reads see the original"
+        );
+        let (r, out, _) = with_msg(INVITE, |c| {
+            (remove_hf_re(c, "^x-"), remove_hf_re(c, "^nope"))
+        });
         assert_eq!(r, (1, -1));
         assert!(!out.contains("X-Trace") && !out.contains("x-trace"));
         let (r, out, _) = with_msg(INVITE, |c| remove_hf_exp(c, "^(x-|Supported)", "^X-"));
         assert_eq!(r, 1);
         assert!(out.contains("X-Trace: one") && !out.contains("Supported"));
         let (r, out, _) = with_msg(INVITE, |c| {
-            (remove_hf_idx(c, "x-trace", -1), remove_hf_idx(c, "X-Trace", 5), remove_hf_idx(c, "X-Trace", -5))
+            (
+                remove_hf_idx(c, "x-trace", -1),
+                remove_hf_idx(c, "X-Trace", 5),
+                remove_hf_idx(c, "X-Trace", -5),
+            )
         });
         assert_eq!(r, (1, 2, 1));
         assert!(out.contains("X-Trace: one\r\nContent-Type"));
@@ -2974,7 +3024,10 @@ pub(crate) mod tests {
         assert!(out.contains("Content-Type: text/plain\r\n"));
         assert!(out.ends_with("Content-Length: 5\r\n\r\nhello"));
         let (r, out, _) = with_msg(INVITE, |c| {
-            (set_body(c, "", "text/plain"), set_body_hex(c, "48 65 6c 6c 6f", "application/octet-stream"))
+            (
+                set_body(c, "", "text/plain"),
+                set_body_hex(c, "48 65 6c 6c 6f", "application/octet-stream"),
+            )
         });
         assert_eq!(r, (-1, 1));
         assert!(out.ends_with("\r\n\r\nHello"));
@@ -2998,7 +3051,12 @@ pub(crate) mod tests {
     fn privacy() {
         let m = "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nPrivacy: id; header\r\n\r\n";
         let (r, _, _) = with_msg(m, |c| {
-            (is_privacy(c, "id"), is_privacy(c, "HEADER"), is_privacy(c, "user"), is_privacy(c, "bogus"))
+            (
+                is_privacy(c, "id"),
+                is_privacy(c, "HEADER"),
+                is_privacy(c, "user"),
+                is_privacy(c, "bogus"),
+            )
         });
         assert_eq!(r, (1, 1, -1, -1));
         let (r, _, _) = with_msg(INVITE, |c| is_privacy(c, "id"));
@@ -3015,10 +3073,19 @@ pub(crate) mod tests {
     #[test]
     fn audio_on_hold() {
         let check = |sdp: &str| with_msg(&sdp_msg(sdp), is_audio_on_hold).0;
-        assert_eq!(check("v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n"), 1);
-        assert_eq!(check("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n"), 2);
+        assert_eq!(
+            check("v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n"),
+            1
+        );
+        assert_eq!(
+            check("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n"),
+            2
+        );
         assert_eq!(check("v=0\r\na=inactive\r\nm=audio 4000 RTP/AVP 0\r\n"), 2);
-        assert_eq!(check("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n"), -1);
+        assert_eq!(
+            check("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n"),
+            -1
+        );
         assert_eq!(check("v=0\r\nm=video 4000 RTP/AVP 0\r\na=sendonly\r\n"), -1);
         assert_eq!(
             check("v=0\r\na=ice-options:trickle\r\nc=IN IP4 0.0.0.0\r\nm=audio 9 RTP/AVP 0\r\n"),
@@ -3062,7 +3129,9 @@ pub(crate) mod tests {
         assert_eq!(r.2, -1);
         assert_eq!(
             r.3,
-            crate::registry::XVal::Str("v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n".into())
+            crate::registry::XVal::Str(
+                "v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n".into()
+            )
         );
         assert_eq!(
             r.4,
@@ -3079,7 +3148,12 @@ pub(crate) mod tests {
         assert!(out.ends_with(
             "\r\n\r\n--unique\r\nContent-Type: application/isup\r\nContent-Disposition: signal\r\n\r\nISUP\r\n--unique--\r\n"
         ), "{out}");
-        let (r, _, _) = with_msg(INVITE, |c| (filter_body(c, "application/sdp"), remove_body_part(c, "x/y")));
+        let (r, _, _) = with_msg(INVITE, |c| {
+            (
+                filter_body(c, "application/sdp"),
+                remove_body_part(c, "x/y"),
+            )
+        });
         assert_eq!(r, (-1, -1));
     }
 

@@ -91,7 +91,10 @@ pub fn msg_set_buffer(ctx: &mut Ctx, data: &str) -> i32 {
     let mut new = match SipMsg::parse(data.as_bytes()) {
         Ok(m) => m,
         Err(e) => {
-            log::error(ORIGIN, format_args!("the new buffer is not a SIP message: {e}"));
+            log::error(
+                ORIGIN,
+                format_args!("the new buffer is not a SIP message: {e}"),
+            );
             return -1;
         }
     };
@@ -114,7 +117,11 @@ fn status_spans(msg: &SipMsg) -> Option<((usize, usize), (usize, usize))> {
         i += 1;
     }
     let code = (i, i + 3);
-    if line.get(code.0..code.1)?.iter().any(|c| !c.is_ascii_digit()) {
+    if line
+        .get(code.0..code.1)?
+        .iter()
+        .any(|c| !c.is_ascii_digit())
+    {
         return None;
     }
     let reason_start = if line.get(code.1) == Some(&b' ') {
@@ -553,7 +560,10 @@ impl<'a> HfExpr<'a> {
     fn parse_logged(text: &'a str) -> Option<HfExpr<'a>> {
         let e = HfExpr::parse(text);
         if e.is_none() {
-            log::error(ORIGIN, format_args!("cannot parse header expression `{text}`"));
+            log::error(
+                ORIGIN,
+                format_args!("cannot parse header expression `{text}`"),
+            );
         }
         e
     }
@@ -599,7 +609,10 @@ fn hf_values(msg: &SipMsg, lay: &Layout, name: &str) -> Vec<HfValue> {
             });
             // The next area starts after the comma following this value.
             let rest = msg.as_bytes().get(e..).unwrap_or(&[]);
-            area = rest.iter().position(|&c| c == b',').map_or(e, |c| e + c + 1);
+            area = rest
+                .iter()
+                .position(|&c| c == b',')
+                .map_or(e, |c| e + c + 1);
         }
     }
     out
@@ -760,7 +773,11 @@ fn param_edits(
 }
 
 /// Runs one header-value operation and records its edits.
-fn modify(ctx: &mut Ctx, hexp: &str, op: impl FnOnce(&SipMsg, &Layout, &HfExpr) -> Option<Vec<Replacement>>) -> i32 {
+fn modify(
+    ctx: &mut Ctx,
+    hexp: &str,
+    op: impl FnOnce(&SipMsg, &Layout, &HfExpr) -> Option<Vec<Replacement>>,
+) -> i32 {
     let Some(e) = HfExpr::parse_logged(hexp) else {
         return -1;
     };
@@ -803,10 +820,17 @@ fn modify(ctx: &mut Ctx, hexp: &str, op: impl FnOnce(&SipMsg, &Layout, &HfExpr) 
 pub fn append_hf_value(ctx: &mut Ctx, hexp: &str, hvalue: &str) -> i32 {
     modify(ctx, hexp, |msg, lay, e| {
         if e.index == Index::All || e.param.is_some() {
-            log::error(ORIGIN, format_args!("`*` and `.param` are not allowed in append_hf_value"));
+            log::error(
+                ORIGIN,
+                format_args!("`*` and `.param` are not allowed in append_hf_value"),
+            );
             return None;
         }
-        let new_line = (end_of_headers(lay), end_of_headers(lay), header_line(e.name, hvalue));
+        let new_line = (
+            end_of_headers(lay),
+            end_of_headers(lay),
+            header_line(e.name, hvalue),
+        );
         let Index::At(n) = e.index else {
             return Some(vec![new_line]);
         };
@@ -840,7 +864,10 @@ pub fn append_hf_value(ctx: &mut Ctx, hexp: &str, hvalue: &str) -> i32 {
 pub fn insert_hf_value(ctx: &mut Ctx, hexp: &str, hvalue: &str) -> i32 {
     modify(ctx, hexp, |msg, lay, e| {
         if e.index == Index::All || e.param.is_some() {
-            log::error(ORIGIN, format_args!("`*` and `.param` are not allowed in insert_hf_value"));
+            log::error(
+                ORIGIN,
+                format_args!("`*` and `.param` are not allowed in insert_hf_value"),
+            );
             return None;
         }
         let n = match e.index {
@@ -848,7 +875,10 @@ pub fn insert_hf_value(ctx: &mut Ctx, hexp: &str, hvalue: &str) -> i32 {
             _ => 1,
         };
         let values = hf_values(msg, lay, e.name);
-        let first_line = msg.headers_by_name(e.name).next().map(|h| lay.rel(h.line_span()).0);
+        let first_line = msg
+            .headers_by_name(e.name)
+            .next()
+            .map(|h| lay.rel(h.line_span()).0);
         if e.index == Index::Unset {
             let at = first_line.unwrap_or_else(|| end_of_headers(lay));
             return Some(vec![(at, at, header_line(e.name, hvalue))]);
@@ -947,7 +977,10 @@ pub fn assign_hf_value(ctx: &mut Ctx, hexp: &str, hvalue: &str) -> i32 {
         let mut reps = Vec::new();
         match (e.index, e.param) {
             (Index::All, None) => {
-                log::error(ORIGIN, format_args!("`*` needs a parameter in assign_hf_value"));
+                log::error(
+                    ORIGIN,
+                    format_args!("`*` needs a parameter in assign_hf_value"),
+                );
                 return None;
             }
             (Index::All, Some(p)) => {
@@ -974,7 +1007,10 @@ pub fn assign_hf_value(ctx: &mut Ctx, hexp: &str, hvalue: &str) -> i32 {
 fn plain_name(hexp: &str) -> Option<&str> {
     let e = HfExpr::parse_logged(hexp)?;
     if e.index != Index::Unset || e.param.is_some() {
-        log::error(ORIGIN, format_args!("neither index nor param may be given in `{hexp}`"));
+        log::error(
+            ORIGIN,
+            format_args!("neither index nor param may be given in `{hexp}`"),
+        );
         return None;
     }
     if !valid_header_name(e.name) {
@@ -1014,10 +1050,11 @@ pub fn include_hf_value(ctx: &mut Ctx, hexp: &str, hvalue: &str) -> i32 {
     let lay = Layout::of(msg);
     let values = hf_values(msg, &lay, name);
     let bytes = msg.as_bytes();
-    if values
-        .iter()
-        .any(|v| bytes.get(v.at.0..v.at.1).is_some_and(|t| t.eq_ignore_ascii_case(hvalue.as_bytes())))
-    {
+    if values.iter().any(|v| {
+        bytes
+            .get(v.at.0..v.at.1)
+            .is_some_and(|t| t.eq_ignore_ascii_case(hvalue.as_bytes()))
+    }) {
         return 1;
     }
     let rep = match msg.headers_by_name(name).next() {
@@ -1214,7 +1251,7 @@ impl Named for BlIter {
 }
 
 /// The iterator called `name`, created when `create` and there is room.
-fn slot<T: Named>(list: &mut Vec<T>, name: &str, create: bool) -> Option<&mut T> {
+fn slot<'a, T: Named>(list: &'a mut Vec<T>, name: &str, create: bool) -> Option<&'a mut T> {
     if let Some(i) = list.iter().position(|it| it.name() == name) {
         return list.get_mut(i);
     }
@@ -1223,11 +1260,17 @@ fn slot<T: Named>(list: &mut Vec<T>, name: &str, create: bool) -> Option<&mut T>
         return None;
     }
     if name.is_empty() || name.len() > ITERATOR_NAME_MAX {
-        log::error(ORIGIN, format_args!("iterator name [{name}] is empty or too long"));
+        log::error(
+            ORIGIN,
+            format_args!("iterator name [{name}] is empty or too long"),
+        );
         return None;
     }
     if list.len() >= ITERATORS {
-        log::error(ORIGIN, format_args!("no iterator available - max number is {ITERATORS}"));
+        log::error(
+            ORIGIN,
+            format_args!("no iterator available - max number is {ITERATORS}"),
+        );
         return None;
     }
     list.push(T::named(name));
@@ -1641,7 +1684,10 @@ fn bl_edit(ctx: &mut Ctx, iname: &str, f: impl FnOnce((usize, usize)) -> Replace
         return -1;
     };
     let Some(line) = bl_current(msg, iname) else {
-        log::error(ORIGIN, format_args!("iterator [{iname}] is not on a body line"));
+        log::error(
+            ORIGIN,
+            format_args!("iterator [{iname}] is not on a body line"),
+        );
         return -1;
     };
     let lay = Layout::of(msg);
@@ -1670,7 +1716,9 @@ pub fn bl_iterator_value(ctx: &mut Ctx, iname: &str) -> XVal {
         return XVal::Null;
     };
     match bl_current(msg, iname) {
-        Some((s, e)) => XVal::Str(String::from_utf8_lossy(msg.as_bytes().get(s..e).unwrap_or(&[])).into_owned()),
+        Some((s, e)) => {
+            XVal::Str(String::from_utf8_lossy(msg.as_bytes().get(s..e).unwrap_or(&[])).into_owned())
+        }
         None => XVal::Null,
     }
 }
@@ -1698,7 +1746,11 @@ mod tests {
             crate::modules::textops::remove_hf(c, "X-Trace");
             let before = crate::modules::textops::is_present_hf(c, "X-Trace");
             let applied = msg_apply_changes(c);
-            (before, applied, crate::modules::textops::is_present_hf(c, "X-Trace"))
+            (
+                before,
+                applied,
+                crate::modules::textops::is_present_hf(c, "X-Trace"),
+            )
         });
         assert_eq!(r, (1, 1, -1));
         assert!(msg.header_by_name("x-trace").is_none());
@@ -1716,11 +1768,20 @@ mod tests {
         assert_eq!(r, 1);
         assert!(out.starts_with("SIP/2.0 486 Busy Here\r\n"));
         let (r, _, _) = with_msg(reply, |c| {
-            (change_reply_status(c, 200, "OK"), change_reply_status(c, 486, ""), change_reply_status_code(c, 99))
+            (
+                change_reply_status(c, 200, "OK"),
+                change_reply_status(c, 486, ""),
+                change_reply_status_code(c, 99),
+            )
         });
         assert_eq!(r, (-1, -1, -1));
         let ringing = "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h\r\n\r\n";
-        let (r, out, _) = with_msg(ringing, |c| (change_reply_status_code(c, 183), change_reply_status_code(c, 486)));
+        let (r, out, _) = with_msg(ringing, |c| {
+            (
+                change_reply_status_code(c, 183),
+                change_reply_status_code(c, 486),
+            )
+        });
         assert_eq!(r, (1, -1));
         assert!(out.starts_with("SIP/2.0 183 Ringing\r\n"));
         let (r, _, _) = with_msg(INVITE, |c| change_reply_status_code(c, 183));
@@ -1757,7 +1818,11 @@ mod tests {
         assert!(glob_match("", "", false));
         assert!(!glob_match("", "a", false));
         let (r, _, _) = with_msg(INVITE, |c| {
-            (fnmatch(c, "abc", "a*"), fnmatch(c, "abc", "b*"), fnmatch_ex(c, "ABC", "a*", "i"))
+            (
+                fnmatch(c, "abc", "a*"),
+                fnmatch(c, "abc", "b*"),
+                fnmatch_ex(c, "ABC", "a*", "i"),
+            )
         });
         assert_eq!(r, (1, -1, 1));
     }
@@ -1767,10 +1832,28 @@ mod tests {
         let p = HfExpr::parse;
         assert_eq!(
             p("Contact[-1].expires"),
-            Some(HfExpr { name: "Contact", index: Index::At(-1), param: Some("expires") })
+            Some(HfExpr {
+                name: "Contact",
+                index: Index::At(-1),
+                param: Some("expires")
+            })
         );
-        assert_eq!(p(" foo [ * ] "), Some(HfExpr { name: "foo", index: Index::All, param: None }));
-        assert_eq!(p("foo[]"), Some(HfExpr { name: "foo", index: Index::Unset, param: None }));
+        assert_eq!(
+            p(" foo [ * ] "),
+            Some(HfExpr {
+                name: "foo",
+                index: Index::All,
+                param: None
+            })
+        );
+        assert_eq!(
+            p("foo[]"),
+            Some(HfExpr {
+                name: "foo",
+                index: Index::Unset,
+                param: None
+            })
+        );
         assert_eq!(p("foo[0]").map(|e| e.index), Some(Index::Unset));
         assert_eq!(p("foo[x]"), None);
         assert_eq!(p("foo."), None);
@@ -1798,7 +1881,10 @@ mod tests {
         assert_eq!(r, 1);
         assert!(out.contains("Supported: path,timer, outbound\r\n"));
         let (r, _, _) = with_msg(REG, |c| {
-            (insert_hf_value(c, "Supported[9]", "x"), append_hf_value(c, "Supported[*]", "x"))
+            (
+                insert_hf_value(c, "Supported[9]", "x"),
+                append_hf_value(c, "Supported[*]", "x"),
+            )
         });
         assert_eq!(r, (-1, -1));
     }
@@ -1819,7 +1905,9 @@ mod tests {
         assert!(!out.contains("Supported"));
         let (r, out, _) = with_msg(REG, |c| remove_hf_value(c, "Contact[*].expires"));
         assert_eq!(r, 1);
-        assert!(out.contains("Contact: \"A, B\" <sip:a@10.0.0.1;transport=udp>;q=0.5, <sip:a@10.0.0.2>\r\n"));
+        assert!(out.contains(
+            "Contact: \"A, B\" <sip:a@10.0.0.1;transport=udp>;q=0.5, <sip:a@10.0.0.2>\r\n"
+        ));
         let (r, _, _) = with_msg(REG, |c| remove_hf_value(c, "Contact[2].expires"));
         assert_eq!(r, -1);
         let (r, out, _) = with_msg(REG, |c| assign_hf_value(c, "Contact[1].expires", "600"));
@@ -1831,26 +1919,45 @@ mod tests {
         let (r, out, _) = with_msg(REG, |c| assign_hf_value(c, "Supported[2]", "x"));
         assert_eq!(r, 1);
         assert!(out.contains("Supported: path, x\r\n"));
-        let (r, _, _) = with_msg(REG, |c| (assign_hf_value(c, "Supported[*]", "x"), assign_hf_value(c, "Supported[7]", "x")));
+        let (r, _, _) = with_msg(REG, |c| {
+            (
+                assign_hf_value(c, "Supported[*]", "x"),
+                assign_hf_value(c, "Supported[7]", "x"),
+            )
+        });
         assert_eq!(r, (-1, -1));
     }
 
     #[test]
     fn including_and_excluding_values() {
-        let (r, out, _) = with_msg(REG, |c| (include_hf_value(c, "Supported", "GRUU"), include_hf_value(c, "Supported", "timer")));
+        let (r, out, _) = with_msg(REG, |c| {
+            (
+                include_hf_value(c, "Supported", "GRUU"),
+                include_hf_value(c, "Supported", "timer"),
+            )
+        });
         assert_eq!(r, (1, 1));
         assert!(out.contains("Supported: path, outbound,timer\r\nSupported: gruu\r\n"));
         let (r, out, _) = with_msg(INVITE, |c| include_hf_value(c, "Require", "100rel"));
         assert_eq!(r, 1);
         assert!(out.contains("Require: 100rel\r\n\r\n"));
-        let (r, out, _) = with_msg(REG, |c| (exclude_hf_value(c, "supported", "OUTBOUND"), exclude_hf_value(c, "Supported", "gruu")));
+        let (r, out, _) = with_msg(REG, |c| {
+            (
+                exclude_hf_value(c, "supported", "OUTBOUND"),
+                exclude_hf_value(c, "Supported", "gruu"),
+            )
+        });
         assert_eq!(r, (1, 1));
         assert!(out.contains("Supported: path\r\nUser-Agent"), "{out}");
         let (r, out, _) = with_msg(REG, |c| exclude_hf_value(c, "Supported", "path"));
         assert_eq!(r, 1);
         assert!(out.contains("Supported: outbound\r\n"), "{out}");
         let (r, _, _) = with_msg(REG, |c| {
-            (hf_value_exists(c, "Supported", "GRUU"), hf_value_exists(c, "Supported", "x"), hf_value_exists(c, "Supported[1]", "x"))
+            (
+                hf_value_exists(c, "Supported", "GRUU"),
+                hf_value_exists(c, "Supported", "x"),
+                hf_value_exists(c, "Supported[1]", "x"),
+            )
         });
         assert_eq!(r, (1, -1, -1));
     }
@@ -1876,7 +1983,10 @@ mod tests {
             (names.len(), after, hf_iterator_next(c, "nope"))
         });
         assert_eq!(r, (10, XVal::Null, -1));
-        assert!(out.contains("Supported: gruu\r\nX-Seen: 1\r\nContent-Length"), "{out}");
+        assert!(
+            out.contains("Supported: gruu\r\nX-Seen: 1\r\nContent-Length"),
+            "{out}"
+        );
         let r = HF_ITERS.with(|l| {
             l.borrow_mut().clear();
             for i in 0..ITERATORS {
@@ -1907,7 +2017,17 @@ mod tests {
             bl_iterator_end(c, "b");
             lines
         });
-        assert_eq!(r, vec!["v=0\r\n", "o=- 1 1 IN IP4 10.0.0.1\r\n", "c=IN IP4 10.0.0.1\r\n"]);
-        assert!(out.ends_with("\r\n\r\nv=0\r\ns=-\r\no=- 1 1 IN IP4 10.0.0.1\r\n"), "{out}");
+        assert_eq!(
+            r,
+            vec![
+                "v=0\r\n",
+                "o=- 1 1 IN IP4 10.0.0.1\r\n",
+                "c=IN IP4 10.0.0.1\r\n"
+            ]
+        );
+        assert!(
+            out.ends_with("\r\n\r\nv=0\r\ns=-\r\no=- 1 1 IN IP4 10.0.0.1\r\n"),
+            "{out}"
+        );
     }
 }
