@@ -101,8 +101,16 @@ pub static MODULES: &[ModuleSpec] = &[
     },
     ModuleSpec {
         name: "corex",
-        doc: "core extensions, part of kemid's core",
-        params: &[inert("alias_subdomains", Str)],
+        doc: "core extensions: branches, extended flags, raw sends, files (KSR.corex)",
+        params: &[
+            inert("alias_subdomains", Str),
+            inert("dns_cache", Str),
+            inert("dns_file", Str),
+            inert("nio_intercept", Int),
+            inert("nio_min_msg_len", Int),
+            inert("nio_msg_avp", Str),
+            inert("evcb_reply_out", Str),
+        ],
     },
     ModuleSpec {
         name: "pv",
@@ -319,6 +327,29 @@ pub static MODULES: &[ModuleSpec] = &[
         name: "textopsx",
         doc: "more text operations: applying changes, header values, iterators (KSR.textopsx)",
         params: &[],
+    },
+    ModuleSpec {
+        name: "siputils",
+        doc: "SIP helpers: message kind, Request-URI parameters, URI comparisons, OPTIONS replies (KSR.siputils)",
+        params: &[
+            p("options_accept", Str, "the Accept header of options_reply (default: every type)"),
+            p(
+                "options_accept_encoding",
+                Str,
+                "the Accept-Encoding header of options_reply (default empty)",
+            ),
+            p(
+                "options_accept_language",
+                Str,
+                "the Accept-Language header of options_reply (default en)",
+            ),
+            p("options_support", Str, "the Supported header of options_reply (default empty)"),
+            inert("contact_flds_separator", Str),
+            inert("rpid_prefix", Str),
+            inert("rpid_suffix", Str),
+            inert("rpid_avp", Str),
+            inert("e164_max_len", Int),
+        ],
     },
     ModuleSpec {
         name: "cfg_rpc",

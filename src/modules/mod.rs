@@ -11,6 +11,7 @@
 //! engine.
 
 pub mod core;
+pub mod corex;
 pub mod hdr;
 pub mod kx;
 pub mod maxfwd;
@@ -18,6 +19,7 @@ pub mod pv;
 pub mod registrar;
 pub mod rr;
 pub mod sanity;
+pub mod siputils;
 pub mod sl;
 pub mod tm;
 pub mod tmx;
