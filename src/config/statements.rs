@@ -463,8 +463,8 @@ mod tests {
 
     #[test]
     fn faults_name_file_and_line() {
-        assert!(fails("debug=2\nloadmodule \"tm.so\"\n")
-            .starts_with("/etc/kemid/k.cfg:2: kemid has no module `tm`; available: "));
+        assert!(fails("debug=2\nloadmodule \"auth_db.so\"\n")
+            .starts_with("/etc/kemid/k.cfg:2: kemid has no module `auth_db`; available: "));
         assert!(
             fails(&format!("{BASE}modparam(\"app_jsdt\", \"lod\", \"x\")\n"))
                 .starts_with("/etc/kemid/k.cfg:4: module `app_jsdt` has no parameter `lod`")
