@@ -160,7 +160,10 @@ server_cmd() {
                 -Y "$work/kamailio-run" -P "$work/kamailio-run/kamailio.pid" "${defs[@]}"
             ;;
         kemid)
-            printf '%q ' "$kemid_bin" run -f "$cfg" "${defs[@]}"
+            # -Y: its control socket in the work directory, not the
+            # default one another kemid may hold.
+            mkdir -p "$work/kemid-run"
+            printf '%q ' "$kemid_bin" run -f "$cfg" -Y "$work/kemid-run" "${defs[@]}"
             ;;
     esac
 }
