@@ -1830,7 +1830,7 @@ declare namespace KSR {
      * the Request-URI and its parameters, URI and header-name comparisons,
      * string checks for numbers, and answering OPTIONS sent to the server.
      *
-     * Module parameters: `options_accept` (default `*\/*`),
+     * Module parameters: `options_accept` (default: every type),
      * `options_accept_encoding` (empty), `options_accept_language` (`en`) and
      * `options_support` (empty) fill the headers of `options_reply()`.
      *
