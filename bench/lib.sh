@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shared helpers for the load scripts (bench/side_by_side.sh, .ci/interop).
+# Shared helpers for the load scripts (bench/side_by_side.sh, .ci/interop,
+# .ci/reload).
 # Source it from bash with `set -euo pipefail`; it defines functions only.
 #
 # Servers run in their own process group (setsid), so that every process of
@@ -17,7 +18,7 @@ CLK_TCK="$(getconf CLK_TCK)"
 
 # Server process groups started by start_server, stopped by stop_all.
 SERVER_PGIDS=()
-# The background sipp (at most one) to stop on exit.
+# Background sipp processes (the measured run, a callee) to stop on exit.
 HELPER_PIDS=()
 
 # need CMD HINT: fail clearly when CMD is not installed.
@@ -115,6 +116,40 @@ stop_server() {
     wait "$pgid" 2>/dev/null || true
 }
 
+# start_helper LOGFILE TIMEOUT_S CMD...: runs CMD (a sipp UAS, say) in the
+# background, bounded by `timeout`, output to LOGFILE. Sets HELPER_PID;
+# stop_all stops it.
+start_helper() {
+    local logfile=$1 limit=$2
+    shift 2
+    timeout --kill-after=5 "$limit" "$@" >"$logfile" 2>&1 </dev/null &
+    HELPER_PID=$!
+    HELPER_PIDS+=("$HELPER_PID")
+}
+
+# forget_helper PID: drop a finished helper from the list stop_all uses.
+forget_helper() {
+    local p rest=()
+    for p in "${HELPER_PIDS[@]}"; do
+        [[ "$p" == "$1" ]] || rest+=("$p")
+    done
+    HELPER_PIDS=("${rest[@]}")
+}
+
+# stop_helper PID WAIT_S: waits up to WAIT_S seconds for the helper to end,
+# then stops it (TERM). Returns its exit status.
+stop_helper() {
+    local pid=$1 _ rc=0
+    for _ in $(seq $(($2 * 4))); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.25
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || rc=$?
+    forget_helper "$pid"
+    return "$rc"
+}
+
 # stop_all: stops every helper and server started here (for an EXIT trap).
 stop_all() {
     local p
@@ -150,7 +185,7 @@ run_sipp() {
         sipp "$@" -timeout "${limit}s" -timeout_error -nostdin \
         -trace_stat -stf "$statfile" -fd 3600 >"$logfile" 2>&1 </dev/null &
     local pid=$!
-    HELPER_PIDS=("$pid")
+    HELPER_PIDS+=("$pid")
     while kill -0 "$pid" 2>/dev/null; do
         if ! alive "$SERVER_PID"; then
             kill -TERM "$pid" 2>/dev/null || true
@@ -162,7 +197,7 @@ run_sipp() {
     wait "$pid" || rc=$?
     # shellcheck disable=SC2034
     SIPP_RC=$rc
-    HELPER_PIDS=()
+    forget_helper "$pid"
 }
 
 # sipp_stat STATFILE COLUMN: COLUMN of the last line of a sipp -trace_stat
@@ -181,15 +216,18 @@ sipp_stat() {
         }' "$file"
 }
 
-# probe ADDR PORT TRANSPORT(u1|t1) WORKDIR: waits (up to 20 tries, about
-# 20 s) until the server answers OPTIONS with 200, while SERVER_PID lives.
-# Gives up at once when the server answers something else.
+# probe ADDR PORT TRANSPORT(u1|t1) WORKDIR [SCENARIO]: waits (up to 20
+# tries, about 20 s) until the server answers OPTIONS with 200, while
+# SERVER_PID lives. Gives up at once when the server answers something
+# else. SCENARIO: the OPTIONS client (default tests/sipp/options_uac.xml,
+# OPTIONS to a user; tests/sipp/keepalive_uac.xml asks the server itself).
 probe() {
     local addr=$1 port=$2 transport=$3 work=$4 _
+    local scenario=${5:-$LIB_ROOT/tests/sipp/options_uac.xml}
     for _ in $(seq 20); do
         alive "$SERVER_PID" || return 1
         rm -f "$work/probe.err"
-        if timeout 10 sipp -sf "$LIB_ROOT/tests/sipp/options_uac.xml" -t "$transport" \
+        if timeout 10 sipp -sf "$scenario" -t "$transport" \
             -i "$addr" -m 20 -r 20 -rp 100 -timeout 3s -timeout_error -nostdin \
             -trace_err -error_file "$work/probe.err" \
             "$(sip_target "$addr" "$port")" >"$work/probe.log" 2>&1 </dev/null; then
@@ -203,6 +241,17 @@ probe() {
         sleep 1
     done
     return 1
+}
+
+# users_csv FILE COUNT PREFIX HOSTPORT: a sipp injection file for
+# tests/sipp/register_uac.xml: COUNT users PREFIX1 ... PREFIXCOUNT (just
+# PREFIX when COUNT is 1), each with its contact at HOSTPORT.
+users_csv() {
+    awk -v n="$2" -v prefix="$3" -v hp="$4" 'BEGIN {
+        print "SEQUENTIAL"
+        if (n == 1) { print prefix ";" hp; exit }
+        for (i = 1; i <= n; i++) print prefix i ";" hp
+    }' >"$1"
 }
 
 # sip_target ADDR PORT: host:port for sipp.
