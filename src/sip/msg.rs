@@ -22,7 +22,7 @@ use super::views::ViewCache;
 /// take effect when the message is serialised (or rebuilt with
 /// [`apply_changes`](SipMsg::apply_changes)). The Request-URI and destination
 /// URI are the exception: they are plain fields that change at once.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SipMsg {
     pub(crate) buf: Buffer,
     /// Where everything is; see [`Index`].

@@ -26,7 +26,7 @@ use super::via::{parse_via, Via, ViaList, ViaParts};
 type Cached<T> = OnceCell<Result<T, ViewError>>;
 
 /// The cache of parsed views, one cell per view.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct ViewCache {
     ruri: Cached<UriParts>,
     top_via: Cached<ViaParts>,
