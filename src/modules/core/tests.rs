@@ -207,7 +207,8 @@ fn methods_of_requests_and_replies() {
         assert!(!method::is_method(ctx, "FOO|BAR"));
         assert!(!method::is_method_in(ctx, "IABCMREPSNOFGUKDTV"));
     });
-    let checks: [(&str, fn(&mut Ctx) -> bool); 19] = [
+    type Check = fn(&mut Ctx) -> bool;
+    let checks: [(&str, Check); 19] = [
         ("INVITE", method::is_invite),
         ("ACK", method::is_ack),
         ("BYE", method::is_bye),
