@@ -4,6 +4,23 @@
 //! An invalid name is logged and treated as a null value; nothing throws.
 //! The `get`, `gete` and `getw` triple differ only in what a null becomes:
 //! `null`, `""` or the printable `"<null>"`.
+//!
+//! Supported: the Request-URI (`$ru` `$rU` `$rd` `$rp`, writable; `$rP`
+//! `$rz`; as received `$ou` `$oU` `$od` `$op` `$oP`), the destination
+//! (`$du`, writable; `$dd` `$dp` `$dP`), From and To (`$fu` `$fU` `$fd`
+//! `$fn` `$tu` `$tU` `$td` `$tn`, writable as edits that later reads do not
+//! see; `$ft` `$tt`), headers and body (`$ci` `$cs` `$csb` `$rm` `$rmid`
+//! `$rs` `$rr` `$rv` `$ua` `$ct` `$cT` `$cl` `$bs` `$rb` `$mb` `$ml` `$mt`,
+//! `$hdr(name)` with `$(hdr(name)[N])`, `[-1]` and `[*]`, `$hdrc(name)`),
+//! credentials (`$au` `$ad` `$aU` `$ar` `$adu` `$aa`), transport (`$si`
+//! `$sp` `$su` `$sut` `$Ri` `$Rp` `$Ru` `$Rut` `$pr` `$prid`), flags (`$mf`
+//! `$bf` `$sf`, writable; `$mF` `$bF` `$sF`), variables (`$var(x)`,
+//! `$avp(x)` with `$(avp(x)[N])` and `[*]`, `$shv(x)` shared by all
+//! workers), `$env(NAME)`, `$Ts`, `$pp` and `$null`. Integers come back as
+//! integers (`$rs`, `$sp`, `$Rp`, `$cl`, `$bs`, `$ml`, `$mt`, flags), the
+//! rest as strings. Message variables read with no message are null.
+//! Transformations (`{...}`) and names built from other variables are
+//! refused.
 
 use kemid_macros::kemi;
 
