@@ -104,6 +104,10 @@ pub struct MsgState {
     /// `registrar.lookup` finds beyond the first contact,
     /// `corex.append_branch` adds, and `tm.t_relay` forks to in parallel.
     pub branches: Vec<Branch>,
+    /// Contacts `t_load_contacts` sorted into groups of equal q, highest
+    /// first, for `t_next_contacts` to relay one group at a time (serial
+    /// forking by q).
+    pub contact_groups: Vec<Vec<Branch>>,
     /// What `KSR.registrar` keeps for this message: a q-value override for
     /// `save` and the reply `save` prepared without sending it.
     pub registrar: crate::modules::registrar::RegState,

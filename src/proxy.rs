@@ -31,11 +31,17 @@ pub fn resolve(uri: &str, proto: Option<Proto>) -> Result<(Proto, SocketAddr), D
             None => Proto::Udp,
             Some(t) if t.eq_ignore_ascii_case("udp") => Proto::Udp,
             Some(t) if t.eq_ignore_ascii_case("tcp") => Proto::Tcp,
-            Some(t) => return Err(DestError(format!("transport `{t}` of `{uri}` is not supported"))),
+            Some(t) => {
+                return Err(DestError(format!(
+                    "transport `{t}` of `{uri}` is not supported"
+                )))
+            }
         },
     };
     if matches!(parsed.scheme(), crate::sip::Scheme::Sips) {
-        return Err(DestError(format!("`{uri}`: sips needs TLS, which kemid does not have")));
+        return Err(DestError(format!(
+            "`{uri}`: sips needs TLS, which kemid does not have"
+        )));
     }
     let host = parsed.maddr().unwrap_or(parsed.host());
     let port = parsed.port().unwrap_or(5060);
@@ -77,18 +83,29 @@ pub fn stateless_branch(msg: &SipMsg, dst: &str) -> String {
 /// with `;rport` when asked.
 pub fn via_value(proto: Proto, host: &str, port: u16, branch: &str, rport: bool) -> String {
     let rport = if rport { ";rport" } else { "" };
-    format!("SIP/2.0/{} {host}:{port};branch={branch}{rport}", proto.via_name())
+    format!(
+        "SIP/2.0/{} {host}:{port};branch={branch}{rport}",
+        proto.via_name()
+    )
 }
 
 /// Writes `msg` (with its edits) into `out` with `via` as the new top Via,
 /// `ruri` as the Request-URI and `routes` (Path) as Route headers on top.
-pub fn write_request(msg: &SipMsg, via: &str, ruri: Option<&str>, routes: Option<&str>, out: &mut Vec<u8>) -> Result<(), String> {
-    let mut copy = SipMsg::parse(msg.to_bytes()).map_err(|e| format!("cannot re-read the request: {e}"))?;
+pub fn write_request(
+    msg: &SipMsg,
+    via: &str,
+    ruri: Option<&str>,
+    routes: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let mut copy =
+        SipMsg::parse(msg.to_bytes()).map_err(|e| format!("cannot re-read the request: {e}"))?;
     if let Some(u) = ruri {
         copy.set_ruri(u).map_err(|e| e.to_string())?;
     }
     if let Some(r) = routes.filter(|r| !r.is_empty()) {
-        copy.insert_header(&format!("Route: {r}\r\n")).map_err(|e| e.to_string())?;
+        copy.insert_header(&format!("Route: {r}\r\n"))
+            .map_err(|e| e.to_string())?;
     }
     copy.add_via(via).map_err(|e| e.to_string())?;
     out.clear();
@@ -99,7 +116,11 @@ pub fn write_request(msg: &SipMsg, via: &str, ruri: Option<&str>, routes: Option
 /// Forwards the request being routed statelessly (`KSR.forward`): to
 /// `uri` when given and not empty, else to `$du`, else to the Request-URI,
 /// with our Via on top. Returns 1 when sent, -1 otherwise (logged).
-pub fn forward_stateless(ctx: &mut crate::ctx::Ctx, uri: Option<&str>, proto: Option<Proto>) -> i32 {
+pub fn forward_stateless(
+    ctx: &mut crate::ctx::Ctx,
+    uri: Option<&str>,
+    proto: Option<Proto>,
+) -> i32 {
     let (Some(core), Some(msg), Some(recv)) = (ctx.core(), ctx.msg(), ctx.recv().copied()) else {
         return -1;
     };
@@ -107,7 +128,11 @@ pub fn forward_stateless(ctx: &mut crate::ctx::Ctx, uri: Option<&str>, proto: Op
         crate::log::error("core", format_args!("forward: only requests are forwarded"));
         return -1;
     }
-    let dest = match uri.filter(|u| !u.is_empty()).or(msg.du()).or(msg.ruri_str()) {
+    let dest = match uri
+        .filter(|u| !u.is_empty())
+        .or(msg.du())
+        .or(msg.ruri_str())
+    {
         Some(d) => d.to_owned(),
         None => return -1,
     };
@@ -119,7 +144,13 @@ pub fn forward_stateless(ctx: &mut crate::ctx::Ctx, uri: Option<&str>, proto: Op
         }
     };
     let (host, port) = core.advertised(proto, recv.local);
-    let via = via_value(proto, &host, port, &stateless_branch(msg, &dest), ctx.state().add_local_rport);
+    let via = via_value(
+        proto,
+        &host,
+        port,
+        &stateless_branch(msg, &dest),
+        ctx.state().add_local_rport,
+    );
     let mut out = Vec::with_capacity(msg.len() + 128);
     if let Err(e) = write_request(msg, &via, None, ctx.state().path.as_deref(), &mut out) {
         crate::log::error("core", format_args!("forward: {e}"));
@@ -164,8 +195,21 @@ mod tests {
         )
         .expect("valid");
         let mut out = Vec::new();
-        let via = via_value(Proto::Udp, "127.0.0.1", 5060, &stateless_branch(&msg, "x"), true);
-        write_request(&msg, &via, Some("sip:a@10.0.0.2"), Some("<sip:p1;lr>"), &mut out).expect("written");
+        let via = via_value(
+            Proto::Udp,
+            "127.0.0.1",
+            5060,
+            &stateless_branch(&msg, "x"),
+            true,
+        );
+        write_request(
+            &msg,
+            &via,
+            Some("sip:a@10.0.0.2"),
+            Some("<sip:p1;lr>"),
+            &mut out,
+        )
+        .expect("written");
         let text = String::from_utf8(out).expect("text");
         assert!(text.starts_with("OPTIONS sip:a@10.0.0.2 SIP/2.0\r\nRoute: <sip:p1;lr>\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKsl"), "{text}");
         assert!(text.contains(";rport\r\nVia: SIP/2.0/UDP h:5070;branch=z9hG4bK1\r\n"));

@@ -1284,6 +1284,23 @@ KSR.maxfwd <- {
  * An invalid name is logged and treated as a null value; nothing throws.
  * The `get`, `gete` and `getw` triple differ only in what a null becomes:
  * `null`, `""` or the printable `"<null>"`.
+ *
+ * Supported: the Request-URI (`$ru` `$rU` `$rd` `$rp`, writable; `$rP`
+ * `$rz`; as received `$ou` `$oU` `$od` `$op` `$oP`), the destination
+ * (`$du`, writable; `$dd` `$dp` `$dP`), From and To (`$fu` `$fU` `$fd`
+ * `$fn` `$tu` `$tU` `$td` `$tn`, writable as edits that later reads do not
+ * see; `$ft` `$tt`), headers and body (`$ci` `$cs` `$csb` `$rm` `$rmid`
+ * `$rs` `$rr` `$rv` `$ua` `$ct` `$cT` `$cl` `$bs` `$rb` `$mb` `$ml` `$mt`,
+ * `$hdr(name)` with `$(hdr(name)[N])`, `[-1]` and `[*]`, `$hdrc(name)`),
+ * credentials (`$au` `$ad` `$aU` `$ar` `$adu` `$aa`), transport (`$si`
+ * `$sp` `$su` `$sut` `$Ri` `$Rp` `$Ru` `$Rut` `$pr` `$prid`), flags (`$mf`
+ * `$bf` `$sf`, writable; `$mF` `$bF` `$sF`), variables (`$var(x)`,
+ * `$avp(x)` with `$(avp(x)[N])` and `[*]`, `$shv(x)` shared by all
+ * workers), `$env(NAME)`, `$Ts`, `$pp` and `$null`. Integers come back as
+ * integers (`$rs`, `$sp`, `$Rp`, `$cl`, `$bs`, `$ml`, `$mt`, flags), the
+ * rest as strings. Message variables read with no message are null.
+ * Transformations (`{...}`) and names built from other variables are
+ * refused.
  */
 KSR.pv <- {
     /**
@@ -2828,6 +2845,14 @@ KSR.textopsx <- {
  */
 KSR.tm <- {
     /**
+     * `t_load_contacts` with a mode: 0 groups equal q-values for parallel
+     * forking; 1 (proportional, random by q in Kamailio) is taken as 0.
+     * @param {integer} mode 0 or 1.
+     * @returns {integer} 1 when loaded, -1 without a request.
+     */
+    function ki_t_load_contacts_mode(mode) {}
+
+    /**
      * Tells whether any branch received a reply.
      * @returns {integer} 1 when one did, -1 otherwise.
      */
@@ -2934,6 +2959,14 @@ KSR.tm <- {
     function t_is_set(target) {}
 
     /**
+     * Sorts the destination set (the Request-URI branch and the added
+     * branches) by q into groups for serial forking: `t_next_contacts` then
+     * takes the highest-q group, equal q-values forking in parallel.
+     * @returns {integer} 1 when loaded (also when there was only one destination, which leaves the set as it is), -1 without a request.
+     */
+    function t_load_contacts() {}
+
+    /**
      * Tells whether the INVITE transaction of this CANCEL exists.
      * @returns {integer} 1 when it exists, -1 otherwise.
      */
@@ -2958,6 +2991,15 @@ KSR.tm <- {
      * @returns {integer} 1 when created, 0 when it exists already (a retransmission, whose last reply was sent again: stop the script), -1 on error.
      */
     function t_newtran() {}
+
+    /**
+     * Takes the highest-q group loaded by `t_load_contacts`: its first
+     * contact becomes the Request-URI (with `$du` and Path), the others
+     * branches. Call `t_relay` after it; in the failure route, call it again
+     * for the next group.
+     * @returns {integer} 1 when a group was taken, -1 when none is left.
+     */
+    function t_next_contacts() {}
 
     /**
      * Arms the branch route: the function run for each new outgoing branch

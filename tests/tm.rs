@@ -13,7 +13,7 @@ use kemid::engine::Lang;
 use kemid::sip::{build_reply, Method, SipMsg};
 use kemid::transport::Proto;
 
-const CFG: &str = "loadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nmodparam(\"tm\", \"fr_timer\", 1500)\nmodparam(\"tm\", \"fr_inv_timer\", 3000)\n";
+const CFG: &str = "loadmodule \"sl.so\"\nloadmodule \"corex.so\"\nloadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nmodparam(\"tm\", \"fr_timer\", 1500)\nmodparam(\"tm\", \"fr_inv_timer\", 3000)\n";
 
 /// The same text is valid JavaScript and Squirrel. `second` is where the
 /// failure route sends a call refused with 486.
@@ -28,6 +28,9 @@ function ksr_request_route() {{
     // t_relay forwards an ACK to a 2xx statelessly and turns a CANCEL of
     // a known INVITE into CANCELs of its branches.
     KSR.tm.t_on_failure("ksr_failure");
+    if (KSR.pv.get("$rU") == "fork") {{
+        KSR.corex.append_branch_uri("sip:fork@{second}");
+    }}
     if (KSR.tm.t_relay() < 0) {{
         KSR.sl.sl_reply_error();
     }}
@@ -39,6 +42,10 @@ function ksr_failure() {{
     }}
     if (KSR.tm.t_check_status("486") > 0) {{
         KSR.tm.t_relay_to_proxy("udp:{second}");
+        return;
+    }}
+    if (KSR.tm.t_check_status("404") > 0) {{
+        KSR.tm.t_reply(480, "was " + KSR.pv.get("$T_reply_code") + " " + KSR.pv.get("$T_rpl($hdr(X-Why))"));
     }}
 }}
 "#
@@ -88,7 +95,9 @@ fn answer(callee: &UdpClient, req: &SipMsg, code: u16, to_tag: &str) {
     let mut out = Vec::new();
     build_reply(req, code, "", Some(to_tag), "", &mut out).expect("reply");
     let via = req.top_via().expect("Via");
-    let dst: SocketAddr = format!("{}:{}", via.host(), via.port().unwrap_or(5060)).parse().expect("kemid address");
+    let dst: SocketAddr = format!("{}:{}", via.host(), via.port().unwrap_or(5060))
+        .parse()
+        .expect("kemid address");
     callee.send(dst, &out);
 }
 
@@ -125,7 +134,8 @@ fn a_call_is_relayed_with_100_180_200_and_retransmissions_are_absorbed() {
         let caller = UdpClient::new(false);
         let (inv, _) = invite(&caller, proxy, callee.local());
         caller.send(proxy, &inv);
-        let got = expect_request(&callee, Method::Invite, Duration::from_secs(2)).unwrap_or_else(|| panic!("{lang:?}: INVITE relayed"));
+        let got = expect_request(&callee, Method::Invite, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: INVITE relayed"));
         assert_eq!(got.vias().expect("Vias").len(), 2, "kemid added its Via");
         // The caller retransmits: kemid answers 100 again and does not relay.
         caller.send(proxy, &inv);
@@ -142,7 +152,10 @@ fn a_call_is_relayed_with_100_180_200_and_retransmissions_are_absorbed() {
             }
         }
         assert_eq!(codes.first(), Some(&100), "{lang:?}: {codes:?}");
-        assert!(codes.contains(&180) && codes.last() == Some(&200), "{lang:?}: {codes:?}");
+        assert!(
+            codes.contains(&180) && codes.last() == Some(&200),
+            "{lang:?}: {codes:?}"
+        );
         assert!(
             expect_request(&callee, Method::Invite, Duration::from_millis(300)).is_none(),
             "{lang:?}: the retransmitted INVITE was absorbed"
@@ -161,11 +174,16 @@ fn a_busy_callee_is_replaced_by_the_failure_route() {
         let caller = UdpClient::new(false);
         let (inv, _) = invite(&caller, proxy, callee.local());
         caller.send(proxy, &inv);
-        let first = expect_request(&callee, Method::Invite, Duration::from_secs(2)).expect("first INVITE");
+        let first =
+            expect_request(&callee, Method::Invite, Duration::from_secs(2)).expect("first INVITE");
         answer(&callee, &first, 486, "busy");
         // kemid ACKs the 486 hop by hop.
-        assert!(expect_request(&callee, Method::Ack, Duration::from_secs(2)).is_some(), "{lang:?}: ACK for 486");
-        let next = expect_request(&second, Method::Invite, Duration::from_secs(2)).unwrap_or_else(|| panic!("{lang:?}: serial fork"));
+        assert!(
+            expect_request(&callee, Method::Ack, Duration::from_secs(2)).is_some(),
+            "{lang:?}: ACK for 486"
+        );
+        let next = expect_request(&second, Method::Invite, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: serial fork"));
         answer(&second, &next, 200, "ok");
         let codes = replies_until_final(&caller, Duration::from_secs(3));
         assert_eq!(codes.last(), Some(&200), "{lang:?}: {codes:?}");
@@ -202,20 +220,32 @@ fn cancel_of_a_ringing_call_gives_200_and_487() {
             .replace("INVITE sip:", "CANCEL sip:")
             .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
         caller.send(proxy, cancel.as_bytes());
-        let c = expect_request(&callee, Method::Cancel, Duration::from_secs(2)).unwrap_or_else(|| panic!("{lang:?}: CANCEL relayed"));
+        let c = expect_request(&callee, Method::Cancel, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: CANCEL relayed"));
         answer(&callee, &c, 200, "r1");
         answer(&callee, &got, 487, "r1");
         let mut seen = Vec::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(3);
-        while std::time::Instant::now() < deadline && !(seen.contains(&(200, Method::Cancel)) && seen.contains(&(487, Method::Invite))) {
+        while std::time::Instant::now() < deadline
+            && !(seen.contains(&(200, Method::Cancel)) && seen.contains(&(487, Method::Invite)))
+        {
             if let Some(m) = caller.recv(Duration::from_millis(200)) {
                 let method = m.cseq().map(|c| c.method()).unwrap_or(Method::Other);
                 seen.push((m.status_code().unwrap_or(0), method));
             }
         }
-        assert!(seen.contains(&(200, Method::Cancel)), "{lang:?}: 200 for CANCEL: {seen:?}");
-        assert!(seen.contains(&(487, Method::Invite)), "{lang:?}: 487 for INVITE: {seen:?}");
-        assert!(expect_request(&callee, Method::Ack, Duration::from_secs(1)).is_some(), "{lang:?}: 487 ACKed");
+        assert!(
+            seen.contains(&(200, Method::Cancel)),
+            "{lang:?}: 200 for CANCEL: {seen:?}"
+        );
+        assert!(
+            seen.contains(&(487, Method::Invite)),
+            "{lang:?}: 487 for INVITE: {seen:?}"
+        );
+        assert!(
+            expect_request(&callee, Method::Ack, Duration::from_secs(1)).is_some(),
+            "{lang:?}: 487 ACKed"
+        );
         let _ = (call.caller, call.proxy, call.call_id, call.branch);
         server.stop();
     });
@@ -238,7 +268,10 @@ fn an_unresponsive_destination_times_out_with_408() {
         caller.send(proxy, options.as_bytes());
         // kemid retransmits to the silent destination (Timer E) ...
         assert!(expect_request(&silent, Method::Options, Duration::from_secs(1)).is_some());
-        assert!(expect_request(&silent, Method::Options, Duration::from_secs(1)).is_some(), "{lang:?}: retransmitted");
+        assert!(
+            expect_request(&silent, Method::Options, Duration::from_secs(1)).is_some(),
+            "{lang:?}: retransmitted"
+        );
         // ... and answers 408 after fr_timer (1.5 s).
         let codes = replies_until_final(&caller, Duration::from_secs(4));
         assert_eq!(codes.last(), Some(&408), "{lang:?}: {codes:?}");
@@ -262,17 +295,155 @@ fn finished_transactions_are_freed_after_the_wait_timer() {
             caller.local()
         );
         caller.send(proxy, req.as_bytes());
-        let got = expect_request(&callee, Method::Options, Duration::from_secs(2)).expect("relayed");
+        let got =
+            expect_request(&callee, Method::Options, Duration::from_secs(2)).expect("relayed");
         answer(&callee, &got, 200, "ok");
-        assert_eq!(replies_until_final(&caller, Duration::from_secs(2)).last(), Some(&200));
+        assert_eq!(
+            replies_until_final(&caller, Duration::from_secs(2)).last(),
+            Some(&200)
+        );
     }
     let tm = server.core().tm_service().expect("tm loaded");
-    assert_eq!(tm.stats.created.load(std::sync::atomic::Ordering::Relaxed), 50);
+    assert_eq!(
+        tm.stats.created.load(std::sync::atomic::Ordering::Relaxed),
+        50
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while tm.active() > 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(tm.active(), 0, "every finished transaction was freed");
-    assert_eq!(tm.stats.freed.load(std::sync::atomic::Ordering::Relaxed), 50);
+    assert_eq!(
+        tm.stats.freed.load(std::sync::atomic::Ordering::Relaxed),
+        50
+    );
+    server.stop();
+}
+
+#[test]
+fn parallel_forking_takes_the_first_2xx_and_cancels_the_other_branch() {
+    each_engine(|lang| {
+        let second = UdpClient::new(false);
+        let server = start(lang, &script(second.local()), CFG);
+        let proxy = addr(&server, Proto::Udp, false);
+        let first = UdpClient::new(false);
+        let caller = UdpClient::new(false);
+        let (inv, _) = invite(&caller, proxy, first.local());
+        let inv = String::from_utf8(inv).expect("text").replacen(
+            "INVITE sip:bob@",
+            "INVITE sip:fork@",
+            1,
+        );
+        caller.send(proxy, inv.as_bytes());
+        let a = expect_request(&first, Method::Invite, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: branch 1"));
+        let b = expect_request(&second, Method::Invite, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: branch 2"));
+        answer(&first, &a, 180, "a");
+        answer(&second, &b, 200, "b");
+        let codes = replies_until_final(&caller, Duration::from_secs(3));
+        assert_eq!(codes.last(), Some(&200), "{lang:?}: {codes:?}");
+        // The ringing branch is cancelled.
+        let c = expect_request(&first, Method::Cancel, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: CANCEL"));
+        answer(&first, &c, 200, "a");
+        answer(&first, &a, 487, "a");
+        assert!(
+            expect_request(&first, Method::Ack, Duration::from_secs(2)).is_some(),
+            "{lang:?}: 487 ACKed"
+        );
+        server.stop();
+    });
+}
+
+#[test]
+fn the_failure_route_reads_the_reply_through_t_pseudo_variables() {
+    each_engine(|lang| {
+        let second = UdpClient::new(false);
+        let server = start(lang, &script(second.local()), CFG);
+        let proxy = addr(&server, Proto::Udp, false);
+        let callee = UdpClient::new(false);
+        let caller = UdpClient::new(false);
+        let (inv, _) = invite(&caller, proxy, callee.local());
+        caller.send(proxy, &inv);
+        let got = expect_request(&callee, Method::Invite, Duration::from_secs(2)).expect("INVITE");
+        let mut out = Vec::new();
+        build_reply(&got, 404, "", Some("n"), "X-Why: nobody here", &mut out).expect("reply");
+        let via = got.top_via().expect("Via");
+        let dst: SocketAddr = format!("{}:{}", via.host(), via.port().unwrap_or(5060))
+            .parse()
+            .expect("kemid");
+        callee.send(dst, &out);
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        let mut last = None;
+        while std::time::Instant::now() < deadline {
+            if let Some(m) = caller.recv(Duration::from_millis(200)) {
+                if m.status_code().is_some_and(|c| c >= 200) {
+                    last = Some(m);
+                    break;
+                }
+            }
+        }
+        let last = last.unwrap_or_else(|| panic!("{lang:?}: a final reply"));
+        assert_eq!(last.status_code(), Some(480), "{lang:?}");
+        assert_eq!(last.reason(), Some("was 404 nobody here"), "{lang:?}");
+        server.stop();
+    });
+}
+
+#[test]
+fn challenges_of_every_branch_are_aggregated_into_the_401() {
+    let second = UdpClient::new(false);
+    let server = start(Lang::Js, &script(second.local()), CFG);
+    let proxy = addr(&server, Proto::Udp, false);
+    let first = UdpClient::new(false);
+    let caller = UdpClient::new(false);
+    let (inv, _) = invite(&caller, proxy, first.local());
+    let inv =
+        String::from_utf8(inv)
+            .expect("text")
+            .replacen("INVITE sip:bob@", "INVITE sip:fork@", 1);
+    caller.send(proxy, inv.as_bytes());
+    let a = expect_request(&first, Method::Invite, Duration::from_secs(2)).expect("branch 1");
+    let b = expect_request(&second, Method::Invite, Duration::from_secs(2)).expect("branch 2");
+    for (ua, req, code, hdr) in [
+        (
+            &first,
+            &a,
+            401,
+            "WWW-Authenticate: Digest realm=\"one\", nonce=\"1\"",
+        ),
+        (
+            &second,
+            &b,
+            407,
+            "Proxy-Authenticate: Digest realm=\"two\", nonce=\"2\"",
+        ),
+    ] {
+        let mut out = Vec::new();
+        build_reply(req, code, "", Some("c"), hdr, &mut out).expect("reply");
+        let via = req.top_via().expect("Via");
+        let dst: SocketAddr = format!("{}:{}", via.host(), via.port().unwrap_or(5060))
+            .parse()
+            .expect("kemid");
+        ua.send(dst, &out);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut last = None;
+    while std::time::Instant::now() < deadline {
+        if let Some(m) = caller.recv(Duration::from_millis(200)) {
+            if m.status_code().is_some_and(|c| c >= 200) {
+                last = Some(m);
+                break;
+            }
+        }
+    }
+    let last = last.expect("a final reply");
+    assert!(matches!(last.status_code(), Some(401 | 407)));
+    let text = String::from_utf8_lossy(last.as_bytes()).into_owned();
+    assert!(
+        text.contains("realm=\"one\"") && text.contains("realm=\"two\""),
+        "{text}"
+    );
     server.stop();
 }

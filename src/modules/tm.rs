@@ -121,7 +121,10 @@ fn relay(ctx: &mut Ctx, request: RelayRequest) -> i32 {
             }
         }
         other => {
-            log::error("tm", format_args!("t_relay cannot be used in a {other:?} route"));
+            log::error(
+                "tm",
+                format_args!("t_relay cannot be used in a {other:?} route"),
+            );
             return -1;
         }
     }
@@ -208,7 +211,10 @@ fn parse_proxy(proxy: &str) -> Option<(Option<Proto>, String, u16)> {
     };
     let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
         let (h, after) = v6.split_once(']')?;
-        (h.to_owned(), after.strip_prefix(':').map(str::parse).transpose().ok()?)
+        (
+            h.to_owned(),
+            after.strip_prefix(':').map(str::parse).transpose().ok()?,
+        )
     } else {
         match rest.rsplit_once(':') {
             Some((h, p)) if !h.contains(':') => (h.to_owned(), Some(p.parse().ok()?)),
@@ -251,7 +257,10 @@ pub fn t_relay_to_proxy(ctx: &mut Ctx, proxy: &str) -> i32 {
 #[kemi]
 pub fn t_relay_to_proxy_flags(ctx: &mut Ctx, proxy: &str, flags: i32) -> i32 {
     let Some((proto, host, port)) = parse_proxy(proxy) else {
-        log::error("tm", format_args!("t_relay_to_proxy: `{proxy}` is not [proto:]host[:port]"));
+        log::error(
+            "tm",
+            format_args!("t_relay_to_proxy: `{proxy}` is not [proto:]host[:port]"),
+        );
         return -1;
     };
     apply_flags(ctx, flags);
@@ -279,7 +288,9 @@ pub fn t_relay_to_proxy_flags(ctx: &mut Ctx, proxy: &str, flags: i32) -> i32 {
 /// ```
 #[kemi]
 pub fn t_relay_to_proto(ctx: &mut Ctx, proto: &str) -> i32 {
-    let Some(p) = parse_proto(proto) else { return -1 };
+    let Some(p) = parse_proto(proto) else {
+        return -1;
+    };
     relay(
         ctx,
         RelayRequest {
@@ -295,7 +306,10 @@ fn parse_proto(proto: &str) -> Option<Proto> {
     } else if proto.eq_ignore_ascii_case("tcp") {
         Some(Proto::Tcp)
     } else {
-        log::error("tm", format_args!("transport `{proto}` is not supported; use UDP or TCP"));
+        log::error(
+            "tm",
+            format_args!("transport `{proto}` is not supported; use UDP or TCP"),
+        );
         None
     }
 }
@@ -316,8 +330,12 @@ fn parse_proto(proto: &str) -> Option<Proto> {
 /// ```
 #[kemi]
 pub fn t_relay_to_proto_addr(ctx: &mut Ctx, proto: &str, host: &str, port: i32) -> i32 {
-    let Some(p) = parse_proto(proto) else { return -1 };
-    let Ok(port) = u16::try_from(port) else { return -1 };
+    let Some(p) = parse_proto(proto) else {
+        return -1;
+    };
+    let Ok(port) = u16::try_from(port) else {
+        return -1;
+    };
     relay(
         ctx,
         RelayRequest {
@@ -445,7 +463,9 @@ pub fn t_is_set(ctx: &mut Ctx, target: &str) -> i32 {
 
 fn stateful_reply(ctx: &mut Ctx, code: i32, reason: &str, create: bool) -> i32 {
     let Some(tm) = service(ctx) else { return -1 };
-    let Ok(code) = u16::try_from(code) else { return -1 };
+    let Ok(code) = u16::try_from(code) else {
+        return -1;
+    };
     let txn = match current(ctx) {
         Some(t) => t,
         None if create => match ensure_txn(ctx) {
@@ -460,7 +480,12 @@ fn stateful_reply(ctx: &mut Ctx, code: i32, reason: &str, create: bool) -> i32 {
             }
         },
         None => {
-            log::error("tm", format_args!("t_reply: no transaction; call KSR.tm.t_newtran() first or use t_send_reply"));
+            log::error(
+                "tm",
+                format_args!(
+                    "t_reply: no transaction; call KSR.tm.t_newtran() first or use t_send_reply"
+                ),
+            );
             return -1;
         }
     };
@@ -608,7 +633,10 @@ pub fn t_check_trans(ctx: &mut Ctx) -> i32 {
 /// ```
 #[kemi]
 pub fn t_lookup_request(ctx: &mut Ctx) -> i32 {
-    let found = service(ctx).zip(ctx.msg()).and_then(|(tm, m)| tm.lookup_request(m)).is_some();
+    let found = service(ctx)
+        .zip(ctx.msg())
+        .and_then(|(tm, m)| tm.lookup_request(m))
+        .is_some();
     if found {
         1
     } else {
@@ -641,7 +669,10 @@ pub fn t_exists(ctx: &mut Ctx) -> i32 {
 /// ```
 #[kemi]
 pub fn t_lookup_cancel(ctx: &mut Ctx) -> i32 {
-    let found = service(ctx).zip(ctx.msg()).and_then(|(tm, m)| tm.lookup_cancel(m)).is_some();
+    let found = service(ctx)
+        .zip(ctx.msg())
+        .and_then(|(tm, m)| tm.lookup_cancel(m))
+        .is_some();
     if found {
         1
     } else {
@@ -664,7 +695,9 @@ pub fn t_lookup_cancel(ctx: &mut Ctx) -> i32 {
 /// ```
 #[kemi]
 pub fn t_lookup_cancel_flags(ctx: &mut Ctx, flags: i32) -> i32 {
-    let found = service(ctx).zip(ctx.msg()).and_then(|(tm, m)| tm.lookup_cancel(m));
+    let found = service(ctx)
+        .zip(ctx.msg())
+        .and_then(|(tm, m)| tm.lookup_cancel(m));
     match found {
         Some(t) => {
             if flags & 1 != 0 {
@@ -950,7 +983,10 @@ fn yes(b: bool) -> i32 {
 /// ```
 #[kemi]
 pub fn t_drop_replies_all(ctx: &mut Ctx) -> i32 {
-    yes(with_txn(ctx, |g| g.branches.iter_mut().for_each(|b| b.dropped = true)).is_some())
+    yes(with_txn(ctx, |g| {
+        g.branches.iter_mut().for_each(|b| b.dropped = true)
+    })
+    .is_some())
 }
 
 /// In a failure route: drops received replies.
@@ -992,7 +1028,12 @@ pub fn t_drop_replies(ctx: &mut Ctx, mode: &str) -> i32 {
 /// ```
 #[kemi]
 pub fn t_any_replied(ctx: &mut Ctx) -> i32 {
-    yes(with_txn(ctx, |g| g.branches.iter().any(|b| b.provisional > 0 || b.final_reply.is_some())).unwrap_or(false))
+    yes(with_txn(ctx, |g| {
+        g.branches
+            .iter()
+            .any(|b| b.provisional > 0 || b.final_reply.is_some())
+    })
+    .unwrap_or(false))
 }
 
 /// Tells whether any branch timed out.
@@ -1014,7 +1055,10 @@ fn current_branch(ctx: &mut Ctx) -> Option<usize> {
         return Some(b);
     }
     // In a failure route: the branch whose reply was chosen.
-    with_txn(ctx, |g| g.best_failure().or_else(|| g.branches.len().checked_sub(1))).flatten()
+    with_txn(ctx, |g| {
+        g.best_failure().or_else(|| g.branches.len().checked_sub(1))
+    })
+    .flatten()
 }
 
 /// In a failure or branch-failure route: tells whether the branch received
@@ -1029,8 +1073,15 @@ fn current_branch(ctx: &mut Ctx) -> Option<usize> {
 /// ```
 #[kemi]
 pub fn t_branch_replied(ctx: &mut Ctx) -> i32 {
-    let Some(i) = current_branch(ctx) else { return -1 };
-    yes(with_txn(ctx, |g| g.branches.get(i).is_some_and(|b| b.provisional > 0 || b.final_reply.is_some())).unwrap_or(false))
+    let Some(i) = current_branch(ctx) else {
+        return -1;
+    };
+    yes(with_txn(ctx, |g| {
+        g.branches
+            .get(i)
+            .is_some_and(|b| b.provisional > 0 || b.final_reply.is_some())
+    })
+    .unwrap_or(false))
 }
 
 /// In a failure or branch-failure route: tells whether the branch timed
@@ -1045,7 +1096,9 @@ pub fn t_branch_replied(ctx: &mut Ctx) -> i32 {
 /// ```
 #[kemi]
 pub fn t_branch_timeout(ctx: &mut Ctx) -> i32 {
-    let Some(i) = current_branch(ctx) else { return -1 };
+    let Some(i) = current_branch(ctx) else {
+        return -1;
+    };
     yes(with_txn(ctx, |g| g.branches.get(i).is_some_and(|b| b.timed_out)).unwrap_or(false))
 }
 
@@ -1063,7 +1116,10 @@ pub fn t_branch_timeout(ctx: &mut Ctx) -> i32 {
 /// ```
 #[kemi]
 pub fn t_grep_status(ctx: &mut Ctx, code: i32) -> i32 {
-    yes(with_txn(ctx, |g| g.branches.iter().any(|b| i32::from(b.final_code) == code)).unwrap_or(false))
+    yes(with_txn(ctx, |g| {
+        g.branches.iter().any(|b| i32::from(b.final_code) == code)
+    })
+    .unwrap_or(false))
 }
 
 /// The most relevant status code of the transaction: the reply sent
@@ -1081,7 +1137,9 @@ pub fn t_get_status_code(ctx: &mut Ctx) -> i32 {
     if ctx.tm.reply_code > 0 {
         return i32::from(ctx.tm.reply_code);
     }
-    with_txn(ctx, |g| g.status_code()).flatten().map_or(-1, i32::from)
+    with_txn(ctx, |g| g.status_code())
+        .flatten()
+        .map_or(-1, i32::from)
 }
 
 /// Matches the relevant status code against a regular expression: the
@@ -1115,19 +1173,34 @@ fn status_matches(pattern: &str, code: &str) -> bool {
         .trim_start_matches('^')
         .trim_end_matches('$')
         .split('|')
-        .any(|alt| matches_alt(alt.trim().trim_start_matches('(').trim_end_matches(')').as_bytes(), code.as_bytes()))
+        .any(|alt| {
+            matches_alt(
+                alt.trim()
+                    .trim_start_matches('(')
+                    .trim_end_matches(')')
+                    .as_bytes(),
+                code.as_bytes(),
+            )
+        })
 }
 
 fn matches_alt(p: &[u8], s: &[u8]) -> bool {
     match (p.first(), s.first()) {
         (None, None) => true,
-        (Some(b'.'), _) if p.get(1) == Some(&b'*') => (0..=s.len()).any(|k| matches_alt(&p[2..], &s[k..])),
+        (Some(b'.'), _) if p.get(1) == Some(&b'*') => {
+            (0..=s.len()).any(|k| matches_alt(&p[2..], &s[k..]))
+        }
         (Some(b'*'), _) => true,
         (None, Some(_)) => false,
         (Some(b'['), Some(c)) => {
-            let Some(end) = p.iter().position(|&x| x == b']') else { return false };
+            let Some(end) = p.iter().position(|&x| x == b']') else {
+                return false;
+            };
             let class = &p[1..end];
-            let hit = class.windows(3).any(|w| w[1] == b'-' && (w[0]..=w[2]).contains(c)) || class.contains(c);
+            let hit = class
+                .windows(3)
+                .any(|w| w[1] == b'-' && (w[0]..=w[2]).contains(c))
+                || class.contains(c);
             hit && matches_alt(&p[end + 1..], &s[1..])
         }
         (Some(b'.'), Some(_)) => matches_alt(&p[1..], &s[1..]),
@@ -1169,6 +1242,117 @@ pub fn t_clean(_ctx: &mut Ctx) -> i32 {
     1
 }
 
+/// Sorts the destination set (the Request-URI branch and the added
+/// branches) by q into groups for serial forking: `t_next_contacts` then
+/// takes the highest-q group, equal q-values forking in parallel.
+///
+/// # Returns
+/// 1 when loaded (also when there was only one destination, which leaves
+/// the set as it is), -1 without a request.
+///
+/// # Example
+/// ```js
+/// if (KSR.registrar.lookup("location") == 1) { KSR.tm.t_load_contacts(); KSR.tm.t_next_contacts(); }
+/// ```
+#[kemi]
+pub fn t_load_contacts(ctx: &mut Ctx) -> i32 {
+    load_contacts(ctx, 0)
+}
+
+/// `t_load_contacts` with a mode: 0 groups equal q-values for parallel
+/// forking; 1 (proportional, random by q in Kamailio) is taken as 0.
+///
+/// # Parameters
+/// - `mode`: 0 or 1.
+///
+/// # Returns
+/// 1 when loaded, -1 without a request.
+///
+/// # Example
+/// ```js
+/// KSR.tm.ki_t_load_contacts_mode(0);
+/// ```
+#[kemi(name = "ki_t_load_contacts_mode")]
+pub fn t_load_contacts_mode(ctx: &mut Ctx, mode: i32) -> i32 {
+    load_contacts(ctx, mode)
+}
+
+fn load_contacts(ctx: &mut Ctx, mode: i32) -> i32 {
+    if mode != 0 {
+        log::notice(
+            "tm",
+            format_args!("t_load_contacts mode {mode}: kemid orders by q only (mode 0)"),
+        );
+    }
+    let Some(msg) = ctx.msg() else { return -1 };
+    let Some(ruri) = msg.ruri_str().map(str::to_owned) else {
+        return -1;
+    };
+    let du = msg.du().map(str::to_owned);
+    let state = ctx.state_mut();
+    if state.branches.is_empty() {
+        return 1;
+    }
+    let mut all = vec![crate::ctx::Branch {
+        uri: ruri,
+        dst_uri: du,
+        path: state.path.clone(),
+        q: state.ruri_q,
+        ..crate::ctx::Branch::default()
+    }];
+    all.append(&mut state.branches);
+    // Highest q first; a contact without q counts as 1.0. The sort is
+    // stable, so equal q-values keep their order.
+    all.sort_by_key(|b| std::cmp::Reverse(b.q.unwrap_or(1000)));
+    let mut groups: Vec<Vec<crate::ctx::Branch>> = Vec::new();
+    for b in all {
+        match groups.last_mut() {
+            Some(g) if g[0].q.unwrap_or(1000) == b.q.unwrap_or(1000) => g.push(b),
+            _ => groups.push(vec![b]),
+        }
+    }
+    state.contact_groups = groups;
+    1
+}
+
+/// Takes the highest-q group loaded by `t_load_contacts`: its first
+/// contact becomes the Request-URI (with `$du` and Path), the others
+/// branches. Call `t_relay` after it; in the failure route, call it again
+/// for the next group.
+///
+/// # Returns
+/// 1 when a group was taken, -1 when none is left.
+///
+/// # Example
+/// ```js
+/// if (KSR.tm.t_next_contacts() > 0) { KSR.tm.t_relay(); }
+/// ```
+#[kemi]
+pub fn t_next_contacts(ctx: &mut Ctx) -> i32 {
+    if ctx.state().contact_groups.is_empty() {
+        return -1;
+    }
+    let mut group = ctx.state_mut().contact_groups.remove(0);
+    let first = group.remove(0);
+    let Some(msg) = ctx.msg_mut() else { return -1 };
+    if msg.set_ruri(&first.uri).is_err() {
+        return -1;
+    }
+    match first.dst_uri.as_deref() {
+        Some(du) => {
+            if msg.set_du(du).is_err() {
+                return -1;
+            }
+        }
+        None => msg.reset_du(),
+    }
+    let state = ctx.state_mut();
+    state.path = first.path;
+    state.ruri_q = first.q;
+    state.branches = group;
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1185,10 +1369,74 @@ mod tests {
     }
 
     #[test]
+    fn contacts_are_relayed_by_q_groups() {
+        let mut w = crate::ctx::WorkerLocal::default();
+        let mut msg = crate::sip::SipMsg::parse(
+            "INVITE sip:a@one SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+        )
+        .expect("valid");
+        let recv = crate::transport::RecvInfo {
+            proto: Proto::Udp,
+            src: "127.0.0.1:5070".parse().expect("addr"),
+            local: "127.0.0.1:5060".parse().expect("addr"),
+            conn: None,
+        };
+        let mut ctx = Ctx::for_message(&mut w, &mut msg, recv);
+        ctx.state_mut().ruri_q = Some(500);
+        for (uri, q) in [
+            ("sip:a@two", Some(1000)),
+            ("sip:a@three", Some(500)),
+            ("sip:a@four", None),
+        ] {
+            ctx.state_mut().branches.push(crate::ctx::Branch {
+                uri: uri.into(),
+                q,
+                ..crate::ctx::Branch::default()
+            });
+        }
+        assert_eq!(t_load_contacts(&mut ctx), 1);
+        assert_eq!(
+            ctx.state().contact_groups.len(),
+            2,
+            "q 1.0 (two, four) then q 0.5 (one, three)"
+        );
+        assert_eq!(t_next_contacts(&mut ctx), 1);
+        assert_eq!(ctx.msg().and_then(|m| m.ruri_str()), Some("sip:a@two"));
+        assert_eq!(
+            ctx.state()
+                .branches
+                .iter()
+                .map(|b| b.uri.as_str())
+                .collect::<Vec<_>>(),
+            ["sip:a@four"]
+        );
+        assert_eq!(t_next_contacts(&mut ctx), 1);
+        assert_eq!(ctx.msg().and_then(|m| m.ruri_str()), Some("sip:a@one"));
+        assert_eq!(
+            ctx.state()
+                .branches
+                .iter()
+                .map(|b| b.uri.as_str())
+                .collect::<Vec<_>>(),
+            ["sip:a@three"]
+        );
+        assert_eq!(t_next_contacts(&mut ctx), -1, "none left");
+    }
+
+    #[test]
     fn proxy_addresses() {
-        assert_eq!(parse_proxy("udp:10.0.0.1:5080"), Some((Some(Proto::Udp), "10.0.0.1".into(), 5080)));
-        assert_eq!(parse_proxy("tcp:[::1]"), Some((Some(Proto::Tcp), "::1".into(), 5060)));
-        assert_eq!(parse_proxy("example.com"), Some((None, "example.com".into(), 5060)));
+        assert_eq!(
+            parse_proxy("udp:10.0.0.1:5080"),
+            Some((Some(Proto::Udp), "10.0.0.1".into(), 5080))
+        );
+        assert_eq!(
+            parse_proxy("tcp:[::1]"),
+            Some((Some(Proto::Tcp), "::1".into(), 5060))
+        );
+        assert_eq!(
+            parse_proxy("example.com"),
+            Some((None, "example.com".into(), 5060))
+        );
         assert_eq!(parse_proxy("udp:"), None);
     }
 }

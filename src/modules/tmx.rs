@@ -33,10 +33,15 @@ pub fn t_precheck_trans(ctx: &mut Ctx) -> i32 {
         return -1;
     };
     let Some(msg) = ctx.msg() else { return -1 };
-    if matches!(msg.method(), Some(crate::sip::Method::Ack | crate::sip::Method::Cancel)) {
+    if matches!(
+        msg.method(),
+        Some(crate::sip::Method::Ack | crate::sip::Method::Cancel)
+    ) {
         return -1;
     }
-    let Some(key) = tm::server_key(msg) else { return -1 };
+    let Some(key) = tm::server_key(msg) else {
+        return -1;
+    };
     if tm.lookup_request(msg).is_some() {
         return 1;
     }

@@ -43,6 +43,7 @@ mod format;
 mod message;
 mod shared;
 mod spec;
+pub mod tm;
 
 pub use avp::Avps;
 pub use format::expand;
@@ -159,6 +160,7 @@ impl<'a> PvSpec<'a> {
             PvClass::Hdr(name) => message::header(ctx, name, self.index),
             PvClass::HdrCount(name) => message::header_count(ctx, name),
             PvClass::Builtin(b) => message::read(ctx, b),
+            PvClass::Tm(t) => t.read(ctx),
         }
     }
 
@@ -202,6 +204,7 @@ impl<'a> PvSpec<'a> {
                 "headers are read-only pseudo-variables: change them with KSR.hdr.*".to_owned(),
             )),
             PvClass::Env(_) => Err(PvError("$env is a read-only pseudo-variable".to_owned())),
+            PvClass::Tm(_) => Err(PvError("the $T_ pseudo-variables are read-only".to_owned())),
         }
     }
 }

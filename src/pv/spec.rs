@@ -30,6 +30,9 @@ pub enum PvClass<'a> {
     Env(&'a str),
     /// A name without an argument: `$ru`, `$si`, ...
     Builtin(Builtin),
+    /// tm's view of the transaction: `$T_reply_code`, `$T_branch_idx`,
+    /// `$T_rpl(pv)`, `$T_req(pv)` (see `super::tm`).
+    Tm(super::tm::TmPv<'a>),
 }
 
 /// The index of the `$(name[...])` form.
@@ -335,6 +338,13 @@ impl<'a> PvSpec<'a> {
                 close + 1,
             ));
         }
+        if let Some(tm) = super::tm::TmPv::from_name(name) {
+            let spec = PvSpec {
+                class: PvClass::Tm(tm),
+                index: PvIndex::None,
+            };
+            return Ok((spec, name_end));
+        }
         let mut candidate = name;
         loop {
             if let Some(builtin) = Builtin::from_name(candidate) {
@@ -451,6 +461,9 @@ fn is_header_name(name: &str) -> bool {
 
 /// A class written with a name in parentheses.
 fn class_with_name<'a>(text: &str, class: &str, inner: &'a str) -> Result<PvClass<'a>, PvError> {
+    if let Some(tm) = super::tm::TmPv::with_inner(class, inner) {
+        return Ok(PvClass::Tm(tm));
+    }
     if inner.contains('$') {
         return Err(err(
             text,

@@ -240,12 +240,21 @@ impl crate::tm::TmEnv for Core {
 
     fn post_failure(&self, txn: crate::tm::TxnRef) {
         let Some(queues) = self.jobs.get().filter(|q| !q.is_empty()) else {
-            crate::log::error("tm", format_args!("no worker takes jobs: a failure route after a timeout cannot run"));
+            crate::log::error(
+                "tm",
+                format_args!("no worker takes jobs: a failure route after a timeout cannot run"),
+            );
             return;
         };
         let i = (crate::tm::lock(&txn).id as usize) % queues.len();
-        if queues[i].try_send(super::worker::Job::TmFailure(txn)).is_err() {
-            crate::log::error("tm", format_args!("worker queue full: a failure route after a timeout was not run"));
+        if queues[i]
+            .try_send(super::worker::Job::TmFailure(txn))
+            .is_err()
+        {
+            crate::log::error(
+                "tm",
+                format_args!("worker queue full: a failure route after a timeout was not run"),
+            );
         }
     }
 }

@@ -7,10 +7,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::{Core, Stats};
 use crate::ctx::{CoreServices, Ctx, MsgState, WorkerLocal};
-use crate::tm::{self, RelayRequest, ReplyStep, RouteKind, Tm, TmRoute, TxnRef};
 use crate::engine::{Outcome, ScriptHost, REQUEST_ROUTE};
 use crate::log;
 use crate::sip::{build_bad_request, SipMsg};
+use crate::tm::{self, RelayRequest, ReplyStep, RouteKind, Tm, TmRoute, TxnRef};
 use crate::transport::{Proto, RecvInfo};
 
 thread_local! {
@@ -135,7 +135,10 @@ fn tm_relay(
     if let Err(e) = result {
         log::error("tm", format_args!("relay failed: {e}"));
         let mut g = tm::lock(txn);
-        if !g.settings.disable_internal_reply && g.uas.status < 200 && g.branches.iter().all(|b| b.final_code > 0) {
+        if !g.settings.disable_internal_reply
+            && g.uas.status < 200
+            && g.branches.iter().all(|b| b.final_code > 0)
+        {
             tm.reply_with(&mut g, 500, "Relay Failed", "");
         }
     }
@@ -161,7 +164,9 @@ fn tm_reply(
     };
     let mut dropped = false;
     if let Some(name) = on_reply {
-        let mut ctx = Ctx::for_message(local, msg, recv).with_core(core).with_state(state);
+        let mut ctx = Ctx::for_message(local, msg, recv)
+            .with_core(core)
+            .with_state(state);
         ctx.tm = TmRoute {
             kind: RouteKind::TmReply,
             txn: Some(txn.clone()),
@@ -201,14 +206,32 @@ fn run_steps(
         match step {
             ReplyStep::Done => return,
             ReplyStep::BranchFailure(name) => {
-                failure_route(core, host, local, txn, &name, RouteKind::BranchFailure, branch, code);
+                failure_route(
+                    core,
+                    host,
+                    local,
+                    txn,
+                    &name,
+                    RouteKind::BranchFailure,
+                    branch,
+                    code,
+                );
                 step = {
                     let mut g = tm::lock(txn);
                     tm.after_branch_failure(&mut g)
                 };
             }
             ReplyStep::Failure(name) => {
-                failure_route(core, host, local, txn, &name, RouteKind::Failure, None, code);
+                failure_route(
+                    core,
+                    host,
+                    local,
+                    txn,
+                    &name,
+                    RouteKind::Failure,
+                    None,
+                    code,
+                );
                 let mut g = tm::lock(txn);
                 tm.after_failure(&mut g);
                 return;
@@ -233,17 +256,25 @@ fn failure_route(
 ) {
     let (bytes, mut state, recv) = {
         let g = tm::lock(txn);
-        let bytes = g.template.clone().unwrap_or_else(|| g.uas.request.to_bytes());
+        let bytes = g
+            .template
+            .clone()
+            .unwrap_or_else(|| g.uas.request.to_bytes());
         (bytes, g.state.clone(), g.uas.recv)
     };
     // The destination set starts empty in a failure route.
     state.branches.clear();
     state.path = None;
     let Ok(mut req) = SipMsg::parse(bytes) else {
-        log::error("tm", format_args!("cannot rebuild the request for the failure route"));
+        log::error(
+            "tm",
+            format_args!("cannot rebuild the request for the failure route"),
+        );
         return;
     };
-    let mut ctx = Ctx::for_message(local, &mut req, recv).with_core(core).with_state(state);
+    let mut ctx = Ctx::for_message(local, &mut req, recv)
+        .with_core(core)
+        .with_state(state);
     ctx.tm = TmRoute {
         kind,
         txn: Some(txn.clone()),
@@ -276,7 +307,16 @@ pub fn tm_failure_job(core: &Core, host: &mut ScriptHost, local: &mut WorkerLoca
         tm.take_failure_route(&mut g)
     };
     match name {
-        Some(name) => run_steps(core, tm, host, local, txn, ReplyStep::Failure(name), None, 408),
+        Some(name) => run_steps(
+            core,
+            tm,
+            host,
+            local,
+            txn,
+            ReplyStep::Failure(name),
+            None,
+            408,
+        ),
         None => {
             let mut g = tm::lock(txn);
             g.in_failure = false;

@@ -237,7 +237,10 @@ pub fn server_key(msg: &SipMsg) -> Option<String> {
         _ => msg.method_str()?.to_owned(),
     };
     match via.branch() {
-        Some(b) if b.starts_with("z9hG4bK") => Some(format!("{b}|{}|{method}", via.sent_by().to_ascii_lowercase())),
+        Some(b) if b.starts_with("z9hG4bK") => Some(format!(
+            "{b}|{}|{method}",
+            via.sent_by().to_ascii_lowercase()
+        )),
         _ => {
             let cseq = msg.cseq().ok()?;
             let from_tag = msg.from_header().ok().and_then(|f| f.tag()).unwrap_or("");
@@ -325,11 +328,22 @@ impl Tm {
     pub fn lookup_cancel(&self, cancel: &SipMsg) -> Option<TxnRef> {
         let via = cancel.top_via().ok()?;
         let key = match via.branch() {
-            Some(b) if b.starts_with("z9hG4bK") => format!("{b}|{}|INVITE", via.sent_by().to_ascii_lowercase()),
+            Some(b) if b.starts_with("z9hG4bK") => {
+                format!("{b}|{}|INVITE", via.sent_by().to_ascii_lowercase())
+            }
             _ => {
                 let cseq = cancel.cseq().ok()?;
-                let from_tag = cancel.from_header().ok().and_then(|f| f.tag()).unwrap_or("");
-                format!("{}|{from_tag}|{}|{}|INVITE", cancel.call_id().ok()?, cseq.number(), via.as_str())
+                let from_tag = cancel
+                    .from_header()
+                    .ok()
+                    .and_then(|f| f.tag())
+                    .unwrap_or("");
+                format!(
+                    "{}|{from_tag}|{}|{}|INVITE",
+                    cancel.call_id().ok()?,
+                    cseq.number(),
+                    via.as_str()
+                )
             }
         };
         self.shard(shard_of(&key)).by_key.get(&key).cloned()
@@ -343,14 +357,21 @@ impl Tm {
         let ok = {
             let g = lock(&t);
             let cseq_method = reply.cseq().ok().map(|c| c.method());
-            idx < g.branches.len() && (cseq_method == Some(g.method) || cseq_method == Some(Method::Cancel))
+            idx < g.branches.len()
+                && (cseq_method == Some(g.method) || cseq_method == Some(Method::Cancel))
         };
         ok.then_some((t, idx))
     }
 
     /// Creates the transaction of `msg` (t_newtran), or finds the one a
     /// retransmission belongs to (whose last reply is then sent again).
-    pub fn create(&self, msg: &SipMsg, recv: &RecvInfo, state: MsgState, route: &TmRoute) -> Result<Created, String> {
+    pub fn create(
+        &self,
+        msg: &SipMsg,
+        recv: &RecvInfo,
+        state: MsgState,
+        route: &TmRoute,
+    ) -> Result<Created, String> {
         let key = server_key(msg).ok_or("the request has no usable Via, CSeq or Call-ID")?;
         if let Some(existing) = self.shard(shard_of(&key)).by_key.get(&key).cloned() {
             self.retransmit_reply(&existing);
@@ -372,7 +393,8 @@ impl Tm {
         }
         // The server side keeps the request as received, with the
         // received/rport edits that local replies must carry.
-        let mut request = SipMsg::parse(msg.as_bytes()).map_err(|e| format!("cannot copy the request: {e}"))?;
+        let mut request =
+            SipMsg::parse(msg.as_bytes()).map_err(|e| format!("cannot copy the request: {e}"))?;
         let _ = request.fix_top_via(recv.src, state.force_rport);
         let txn = Transaction {
             id,
@@ -419,7 +441,10 @@ impl Tm {
         }
         // A transaction nobody relays or answers is still freed: after the
         // longest final-response timeout.
-        self.timer.schedule(id, Instant::now() + settings.fr_inv.max(settings.fr) + self.params.wait);
+        self.timer.schedule(
+            id,
+            Instant::now() + settings.fr_inv.max(settings.fr) + self.params.wait,
+        );
         Ok(Created::New(t))
     }
 
@@ -449,9 +474,23 @@ impl Tm {
     }
 
     /// t_reply on a locked transaction.
-    pub fn reply_with(&self, g: &mut Transaction, code: u16, reason: &str, extra_headers: &str) -> bool {
-        if g.uas.status >= 200 && !(g.method == Method::Invite && (200..300).contains(&code) && g.uas.status < 300) {
-            log::notice("tm", format_args!("a final reply ({}) was sent already; {code} not sent", g.uas.status));
+    pub fn reply_with(
+        &self,
+        g: &mut Transaction,
+        code: u16,
+        reason: &str,
+        extra_headers: &str,
+    ) -> bool {
+        if g.uas.status >= 200
+            && !(g.method == Method::Invite && (200..300).contains(&code) && g.uas.status < 300)
+        {
+            log::notice(
+                "tm",
+                format_args!(
+                    "a final reply ({}) was sent already; {code} not sent",
+                    g.uas.status
+                ),
+            );
             return false;
         }
         let Some(env) = self.env() else { return false };
@@ -473,11 +512,23 @@ impl Tm {
 
     /// Sends a reply (local or relayed) upstream and updates the server
     /// side: a final reply completes the transaction.
-    fn send_upstream(&self, g: &mut Transaction, code: u16, data: Vec<u8>, env: &Arc<dyn TmEnv>) -> bool {
+    fn send_upstream(
+        &self,
+        g: &mut Transaction,
+        code: u16,
+        data: Vec<u8>,
+        env: &Arc<dyn TmEnv>,
+    ) -> bool {
         let ok = match env.send(g.uas.reply_target, &data) {
             Ok(()) => true,
             Err(e) => {
-                log::error("tm", format_args!("cannot send a {code} reply to {}: {e}", g.uas.reply_target.addr));
+                log::error(
+                    "tm",
+                    format_args!(
+                        "cannot send a {code} reply to {}: {e}",
+                        g.uas.reply_target.addr
+                    ),
+                );
                 false
             }
         };
@@ -531,13 +582,16 @@ impl Tm {
             self.params.wait
         };
         g.free_at = Some(now + linger.max(self.params.wait));
-        self.timer.schedule(g.id, now + g.settings.t1.min(self.params.wait));
+        self.timer
+            .schedule(g.id, now + g.settings.t1.min(self.params.wait));
     }
 
     /// Sends CANCEL on a branch that received a provisional reply; marks
     /// one that has not for cancelling when it does (RFC 3261 §9.1).
     pub fn cancel_branch(&self, g: &mut Transaction, i: usize) {
-        let Some(b) = g.branches.get_mut(i) else { return };
+        let Some(b) = g.branches.get_mut(i) else {
+            return;
+        };
         if b.cancel_sent || b.state == BranchState::Completed {
             return;
         }
@@ -550,7 +604,10 @@ impl Tm {
         match build_cancel(&b.request) {
             Some(cancel) => {
                 if let Err(e) = env.send(b.target, &cancel) {
-                    log::error("tm", format_args!("cannot send CANCEL to {}: {e}", b.target.addr));
+                    log::error(
+                        "tm",
+                        format_args!("cannot send CANCEL to {}: {e}", b.target.addr),
+                    );
                 }
             }
             None => log::error("tm", format_args!("cannot build a CANCEL for branch {i}")),
@@ -602,7 +659,9 @@ impl Tm {
         let mut errors = Vec::new();
         for (uri, du, path) in dests {
             let next_hop = match &request.host_port {
-                Some((h, p)) => proxy::resolve_host(h, *p).map(|a| (request.proto.unwrap_or(Proto::Udp), a)),
+                Some((h, p)) => {
+                    proxy::resolve_host(h, *p).map(|a| (request.proto.unwrap_or(Proto::Udp), a))
+                }
                 None => proxy::resolve(du.as_deref().unwrap_or(&uri), request.proto),
             };
             let (proto, addr) = match next_hop {
@@ -637,7 +696,11 @@ impl Tm {
             }
             let mut out = Vec::with_capacity(template.len() + 128);
             branch_msg.write_into(&mut out);
-            let target = Target { proto, addr, conn: None };
+            let target = Target {
+                proto,
+                addr,
+                conn: None,
+            };
             let now = Instant::now();
             let fr = g.settings.fr;
             let t1 = g.settings.t1;
@@ -671,7 +734,12 @@ impl Tm {
             }
         }
         let id = g.id;
-        let next = g.branches.iter().filter_map(|b| b.next_retr).chain(g.branches.iter().map(|b| b.fr_deadline)).min();
+        let next = g
+            .branches
+            .iter()
+            .filter_map(|b| b.next_retr)
+            .chain(g.branches.iter().map(|b| b.fr_deadline))
+            .min();
         drop(g);
         if let Some(n) = next {
             self.timer.schedule(id, n);
@@ -692,16 +760,28 @@ impl Tm {
     /// Processes a reply for branch `idx` of the locked transaction after
     /// its onreply route (`dropped`: the route called `KSR.x.drop()`).
     /// Relays what must go upstream and says what to run next.
-    pub fn on_reply(&self, g: &mut Transaction, idx: usize, reply: &mut SipMsg, dropped: bool) -> ReplyStep {
-        let Some(env) = self.env() else { return ReplyStep::Done };
-        let Some(code) = reply.status_code() else { return ReplyStep::Done };
+    pub fn on_reply(
+        &self,
+        g: &mut Transaction,
+        idx: usize,
+        reply: &mut SipMsg,
+        dropped: bool,
+    ) -> ReplyStep {
+        let Some(env) = self.env() else {
+            return ReplyStep::Done;
+        };
+        let Some(code) = reply.status_code() else {
+            return ReplyStep::Done;
+        };
         if reply.cseq().ok().map(|c| c.method()) == Some(Method::Cancel) {
             // The answer to our CANCEL: nothing goes upstream.
             return ReplyStep::Done;
         }
         let is_invite = g.method == Method::Invite;
         {
-            let Some(b) = g.branches.get_mut(idx) else { return ReplyStep::Done };
+            let Some(b) = g.branches.get_mut(idx) else {
+                return ReplyStep::Done;
+            };
             if b.state == BranchState::Completed {
                 // A retransmitted final: absorb; re-ACK a negative INVITE reply.
                 if is_invite && code >= 300 {
@@ -805,6 +885,9 @@ impl Tm {
                             self.reply_locked(g, 500, "Server Error");
                             return;
                         }
+                        if code == 401 || code == 407 {
+                            aggregate_challenges(g, i, &mut reply);
+                        }
                         let _ = self.relay_upstream(g, &mut reply, code, &env);
                     }
                     None => {
@@ -830,12 +913,21 @@ impl Tm {
     }
 
     /// Relays a reply upstream: our Via removed.
-    fn relay_upstream(&self, g: &mut Transaction, reply: &mut SipMsg, code: u16, env: &Arc<dyn TmEnv>) -> ReplyStep {
+    fn relay_upstream(
+        &self,
+        g: &mut Transaction,
+        reply: &mut SipMsg,
+        code: u16,
+        env: &Arc<dyn TmEnv>,
+    ) -> ReplyStep {
         if g.uas.status >= 200 && !(g.method == Method::Invite && (200..300).contains(&code)) {
             return ReplyStep::Done;
         }
         if reply.remove_top_via().is_err() {
-            log::notice("tm", format_args!("a reply without our Via cannot be relayed"));
+            log::notice(
+                "tm",
+                format_args!("a reply without our Via cannot be relayed"),
+            );
             return ReplyStep::Done;
         }
         let mut out = Vec::with_capacity(reply.len());
@@ -872,7 +964,9 @@ impl Tm {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             // A worker holds it (a route is running): look again soon.
-            Err(std::sync::TryLockError::WouldBlock) => return Some(now + Duration::from_millis(10)),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Some(now + Duration::from_millis(10))
+            }
         };
         if g.free_at.is_some_and(|f| f <= now) {
             self.free(&g);
@@ -913,7 +1007,11 @@ impl Tm {
             if let Some(at) = b.next_retr {
                 if at <= now {
                     let _ = env.send(b.target, &b.request);
-                    let next = if is_invite { b.retr_interval * 2 } else { (b.retr_interval * 2).min(t2) };
+                    let next = if is_invite {
+                        b.retr_interval * 2
+                    } else {
+                        (b.retr_interval * 2).min(t2)
+                    };
                     b.retr_interval = next;
                     b.next_retr = Some(now + next);
                 }
@@ -931,7 +1029,10 @@ impl Tm {
         let mut next = g.free_at;
         for b in &g.branches {
             if b.state != BranchState::Completed {
-                next = [next, b.next_retr, Some(b.fr_deadline)].into_iter().flatten().min();
+                next = [next, b.next_retr, Some(b.fr_deadline)]
+                    .into_iter()
+                    .flatten()
+                    .min();
             }
         }
         if let Some(r) = g.uas.next_reply_retr {
@@ -947,6 +1048,32 @@ impl Tm {
     }
 }
 
+/// RFC 3261 §16.7 step 7: a 401 or 407 sent upstream carries the
+/// challenges of every branch that answered 401 or 407.
+fn aggregate_challenges(g: &Transaction, chosen: usize, reply: &mut SipMsg) {
+    use crate::sip::HeaderName as H;
+    for (i, b) in g.branches.iter().enumerate() {
+        if i == chosen || b.dropped || !(b.final_code == 401 || b.final_code == 407) {
+            continue;
+        }
+        let Some(other) = b
+            .final_reply
+            .as_ref()
+            .and_then(|r| SipMsg::parse(r.as_slice()).ok())
+        else {
+            continue;
+        };
+        for (kind, name) in [
+            (H::WwwAuthenticate, "WWW-Authenticate"),
+            (H::ProxyAuthenticate, "Proxy-Authenticate"),
+        ] {
+            for h in other.headers_of(kind) {
+                let _ = reply.append_header(&format!("{name}: {}\r\n", h.value));
+            }
+        }
+    }
+}
+
 /// A CANCEL for a request we sent (RFC 3261 §9.1): same Request-URI, top
 /// Via, Call-ID, From, To, CSeq number, and Route set.
 pub fn build_cancel(request: &[u8]) -> Option<Vec<u8>> {
@@ -956,7 +1083,9 @@ pub fn build_cancel(request: &[u8]) -> Option<Vec<u8>> {
 /// An ACK for a negative final reply to an INVITE we sent (RFC 3261
 /// §17.1.1.3): the To of the reply (with its tag).
 pub fn build_ack(request: &[u8], reply: &SipMsg) -> Option<Vec<u8>> {
-    let to = reply.header(crate::sip::HeaderName::To).map(|h| h.value.to_owned());
+    let to = reply
+        .header(crate::sip::HeaderName::To)
+        .map(|h| h.value.to_owned());
     build_hop_request(request, "ACK", to.as_deref())
 }
 
@@ -978,7 +1107,9 @@ fn build_hop_request(request: &[u8], method: &str, to: Option<&str>) -> Option<V
     out.push_str(to.unwrap_or(req.header(H::To)?.value));
     out.push_str("\r\nCall-ID: ");
     out.push_str(req.call_id().ok()?);
-    out.push_str(&format!("\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"));
+    out.push_str(&format!(
+        "\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ));
     Some(out.into_bytes())
 }
 
@@ -1000,7 +1131,10 @@ mod tests {
         assert!(cancel.contains("CSeq: 7 CANCEL\r\n") && !cancel.contains("branch=z9hG4bKa"));
         let reply = SipMsg::parse("SIP/2.0 486 Busy\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKtm1.0\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@y>;tag=b2\r\nCall-ID: cid\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n").expect("reply");
         let ack = String::from_utf8(build_ack(invite, &reply).expect("ack")).expect("text");
-        assert!(ack.contains("To: <sip:b@y>;tag=b2\r\n") && ack.contains("CSeq: 7 ACK\r\n"), "{ack}");
+        assert!(
+            ack.contains("To: <sip:b@y>;tag=b2\r\n") && ack.contains("CSeq: 7 ACK\r\n"),
+            "{ack}"
+        );
     }
 
     #[test]

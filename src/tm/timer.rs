@@ -62,12 +62,17 @@ fn run(tm: Weak<Tm>, shared: Arc<(Mutex<Queue>, Condvar)>) {
                 let now = Instant::now();
                 match q.heap.peek() {
                     Some(Reverse((when, _))) if *when <= now => {
-                        let Some(Reverse((_, id))) = q.heap.pop() else { continue };
+                        let Some(Reverse((_, id))) = q.heap.pop() else {
+                            continue;
+                        };
                         break id;
                     }
                     Some(Reverse((when, _))) => {
                         let wait = *when - now;
-                        q = cv.wait_timeout(q, wait).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+                        q = cv
+                            .wait_timeout(q, wait)
+                            .map(|(g, _)| g)
+                            .unwrap_or_else(|p| p.into_inner().0);
                     }
                     None => {
                         q = cv

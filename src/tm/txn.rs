@@ -133,7 +133,9 @@ pub struct Transaction {
 impl Transaction {
     /// Whether every branch has a final reply (or timed out).
     pub fn all_branches_final(&self) -> bool {
-        self.branches.iter().all(|b| b.state == BranchState::Completed)
+        self.branches
+            .iter()
+            .all(|b| b.state == BranchState::Completed)
     }
 
     /// The branch whose final reply goes upstream when all branches failed
@@ -170,7 +172,11 @@ impl Transaction {
         if let Some(i) = self.best_failure() {
             return Some(self.branches[i].final_code);
         }
-        self.branches.iter().map(|b| b.provisional).max().filter(|c| *c > 0)
+        self.branches
+            .iter()
+            .map(|b| b.provisional)
+            .max()
+            .filter(|c| *c > 0)
     }
 }
 
@@ -257,10 +263,22 @@ mod tests {
     #[test]
     fn best_reply_follows_rfc_3261_16_7() {
         assert_eq!(txn(&[486, 603, 404]).best_failure(), Some(1), "6xx wins");
-        assert_eq!(txn(&[503, 404, 302]).best_failure(), Some(1), "4xx before 3xx and 5xx");
-        assert_eq!(txn(&[503, 407, 404]).best_failure(), Some(1), "challenges first among 4xx");
+        assert_eq!(
+            txn(&[503, 404, 302]).best_failure(),
+            Some(1),
+            "4xx before 3xx and 5xx"
+        );
+        assert_eq!(
+            txn(&[503, 407, 404]).best_failure(),
+            Some(1),
+            "challenges first among 4xx"
+        );
         assert_eq!(txn(&[503, 302]).best_failure(), Some(1), "3xx before 5xx");
-        assert_eq!(txn(&[408, 486]).best_failure(), Some(0), "408 is a 4xx like any other, the lowest");
+        assert_eq!(
+            txn(&[408, 486]).best_failure(),
+            Some(0),
+            "408 is a 4xx like any other, the lowest"
+        );
         let mut t = txn(&[486, 404]);
         t.branches[1].dropped = true;
         assert_eq!(t.best_failure(), Some(0), "dropped replies are not picked");
