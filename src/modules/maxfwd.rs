@@ -65,7 +65,8 @@ fn valid_limit(func: &str, limit: i32) -> Option<u32> {
 /// # Returns
 /// 2 when the header was added; 1 when it was decremented; -1 when it is
 /// already 0 (reply `483 Too Many Hops`) or `limit` is out of range; -2
-/// when the header is not a number or cannot be changed (logged).
+/// when the header is not a number or cannot be changed, or for a reply
+/// (logged).
 ///
 /// # Example
 /// ```js
@@ -81,6 +82,13 @@ pub fn process_maxfwd(ctx: &mut Ctx, limit: i32) -> i32 {
     };
     let cap = max_limit(ctx);
     let Some(msg) = ctx.msg_mut() else { return -2 };
+    if msg.is_reply() {
+        log::error(
+            "maxfwd",
+            format_args!("process_maxfwd: a reply has no Max-Forwards to process"),
+        );
+        return -2;
+    }
     let current = match received(msg) {
         Ok(v) => v,
         Err(()) => return -2,
@@ -179,6 +187,11 @@ mod tests {
         assert_eq!(run(&core, Some("ten"), |c| process_maxfwd(c, 10)).0, -2);
         assert_eq!(run(&core, None, |c| process_maxfwd(c, 256)).0, -1);
         assert_eq!(run(&core, None, |c| process_maxfwd(c, -1)).0, -1);
+        let mut reply = parse("SIP/2.0 200 OK\r\nCSeq: 1 INVITE\r\n\r\n");
+        assert_eq!(
+            with_ctx(&core, &mut reply, udp_recv(), |c| process_maxfwd(c, 10)),
+            -2
+        );
     }
 
     #[test]
