@@ -64,10 +64,64 @@ const BUDGET_CHECK_INTERVAL: SQInteger = 4096;
 
 /// One loaded Squirrel script.
 pub struct SqInterpreter {
+    /// The callback names called so far, as strings of this VM (one
+    /// reference held each): pushing a Rust string would hash and look it
+    /// up in the VM's string table on every call. Declared before `vm` so
+    /// the references are released while the VM is still open.
+    names: NameCache,
     vm: Vm,
     /// The script as named in errors.
     file: String,
     budget: Duration,
+}
+
+/// Callback names interned in a VM, each with a reference held.
+struct NameCache {
+    v: HSQUIRRELVM,
+    names: Vec<(Box<str>, HSQOBJECT)>,
+}
+
+/// Callback names are few (the fixed callbacks and the routes a script
+/// names); past this many the cache stops growing and names are pushed
+/// each time.
+const NAME_CACHE_MAX: usize = 64;
+
+impl NameCache {
+    /// Pushes `name` as a VM string.
+    ///
+    /// # Safety
+    /// The VM is live; the caller restores the stack top.
+    unsafe fn push(&mut self, name: &str) {
+        let v = self.v;
+        if let Some((_, obj)) = self.names.iter().find(|(n, _)| &**n == name) {
+            // SAFETY: the object is a string this cache holds a reference
+            // to, so it is alive.
+            unsafe { sq_pushobject(v, *obj) };
+            return;
+        }
+        // SAFETY: pushes the string; on success a reference is taken so it
+        // outlives the stack slot, released in Drop.
+        unsafe {
+            push_str(v, name);
+            if self.names.len() < NAME_CACHE_MAX {
+                let mut obj = HSQOBJECT::default();
+                if SQ_SUCCEEDED(sq_getstackobj(v, -1, &mut obj)) {
+                    sq_addref(v, &mut obj);
+                    self.names.push((name.into(), obj));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for NameCache {
+    fn drop(&mut self) {
+        for (_, obj) in &mut self.names {
+            // SAFETY: each reference was taken once in `push`, on this VM,
+            // which is still open (the cache is dropped before the `Vm`).
+            unsafe { sq_release(self.v, obj) };
+        }
+    }
 }
 
 /// An open VM and its host; closed on drop.
@@ -212,6 +266,10 @@ impl SqInterpreter {
         // SAFETY: `vm.v` is live and nothing is pushed.
         unsafe { bind::register_ksr(vm.v, &config.loaded_modules) }.map_err(setup_error)?;
         let mut interp = SqInterpreter {
+            names: NameCache {
+                v: vm.v,
+                names: Vec::new(),
+            },
             vm,
             file,
             budget: config.budget,
@@ -308,23 +366,21 @@ impl SqInterpreter {
             stack: failure.map(Failure::stack_text).unwrap_or_default(),
         }
     }
+}
 
-    /// Pushes the global closure `name`; false (stack unchanged beyond the
-    /// caller's `settop`) when there is none.
-    ///
-    /// # Safety
-    /// The caller restores the stack top.
-    unsafe fn push_global_function(&self, name: &str) -> bool {
-        let v = self.vm.v;
-        // SAFETY: stack operations on the live VM; the caller restores.
-        unsafe {
-            sq_pushroottable(v);
-            push_str(v, name);
-            if SQ_FAILED(sq_rawget(v, -2)) {
-                return false;
-            }
-            matches!(sq_gettype(v, -1), OT_CLOSURE | OT_NATIVECLOSURE)
+/// Replaces the key on top of the stack (over the root table) with the
+/// global it names; whether that is a function.
+///
+/// # Safety
+/// `v` is live with the root table then a key on top; the caller restores
+/// the stack top.
+unsafe fn get_global_function(v: HSQUIRRELVM) -> bool {
+    // SAFETY: per the function contract.
+    unsafe {
+        if SQ_FAILED(sq_rawget(v, -2)) {
+            return false;
         }
+        matches!(sq_gettype(v, -1), OT_CLOSURE | OT_NATIVECLOSURE)
     }
 }
 
@@ -334,7 +390,9 @@ impl Interpreter for SqInterpreter {
         // SAFETY: the top is restored after the lookup.
         unsafe {
             let top = sq_gettop(v);
-            let found = self.push_global_function(name);
+            sq_pushroottable(v);
+            push_str(v, name);
+            let found = get_global_function(v);
             sq_settop(v, top);
             found
         }
@@ -346,7 +404,12 @@ impl Interpreter for SqInterpreter {
         // `run`; the top is restored after, whatever happened.
         let top = unsafe { sq_gettop(v) };
         // SAFETY: as above.
-        if !unsafe { self.push_global_function(name) } {
+        let found = unsafe {
+            sq_pushroottable(v);
+            self.names.push(name);
+            get_global_function(v)
+        };
+        if !found {
             // SAFETY: as above.
             unsafe { sq_settop(v, top) };
             return Outcome::Missing;

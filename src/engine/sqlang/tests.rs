@@ -579,3 +579,17 @@ fn only_loaded_modules_are_bound() {
     .expect("loads");
     assert_eq!(route(&mut i).1, ["INFO script: table false"]);
 }
+
+#[test]
+fn many_callback_names_past_the_name_cache() {
+    let mut i = load("function ksr_request_route() { KSR.info(\"ok\"); }");
+    let before = top(&i);
+    for n in 0..(NAME_CACHE_MAX + 10) {
+        assert_eq!(call(&mut i, &format!("cb_{n}"), None).0, Outcome::Missing);
+    }
+    for _ in 0..3 {
+        assert_eq!(route(&mut i).1, ["INFO script: ok"]);
+    }
+    assert_eq!(i.names.names.len(), NAME_CACHE_MAX);
+    assert_eq!(top(&i), before);
+}
