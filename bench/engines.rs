@@ -2,12 +2,20 @@
 //! `ksr_request_route` that makes 10 `KSR` calls, the same routing logic in
 //! JavaScript and in Squirrel.
 //!
-//! `cargo bench --bench engines` (release build). The route uses only
+//! `cargo bench --bench engines` (release build; an argument such as
+//! `squirrel` keeps only the lines containing it). The route uses only
 //! functions every configuration has (`KSR.pv.*`, `KSR.dbg`,
 //! `KSR.get_debug`), touches no network, and logs nothing at the default
 //! INFO level, so the figure is the engine: the call into the script, the
-//! lookups of `KSR.<module>.<fn>`, argument and result conversion, and the
-//! script's own work between the calls.
+//! lookups of `KSR.<module>.<fn>`, argument and result conversion, the
+//! script's own work between the calls, and the `pv` functions themselves.
+//! Two more routes split that up: an empty route (the cost of calling a
+//! callback) and ten calls of `KSR.get_debug()` (the cost of a KSR call
+//! that does almost nothing).
+//!
+//! Times are the benchmark thread's own CPU time where Linux reports it
+//! (`/proc/thread-self/schedstat`), so other work on the machine does not
+//! inflate them; elsewhere wall-clock time.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -51,6 +59,17 @@ function ksr_request_route() {
 }
 "#;
 
+const EMPTY_JS: &str = "function ksr_request_route() {}\n";
+const EMPTY_NUT: &str = EMPTY_JS;
+
+const TRIVIAL_JS: &str = r#"
+function ksr_request_route() {
+    KSR.get_debug(); KSR.get_debug(); KSR.get_debug(); KSR.get_debug(); KSR.get_debug();
+    KSR.get_debug(); KSR.get_debug(); KSR.get_debug(); KSR.get_debug(); KSR.get_debug();
+}
+"#;
+const TRIVIAL_NUT: &str = TRIVIAL_JS;
+
 const OPTIONS: &str = "OPTIONS sip:kemid@127.0.0.1 SIP/2.0\r\n\
 Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-bench;rport\r\n\
 From: <sip:bench@127.0.0.1>;tag=b1\r\n\
@@ -59,6 +78,34 @@ Call-ID: bench-1@127.0.0.1\r\n\
 CSeq: 1 OPTIONS\r\n\
 Max-Forwards: 70\r\n\
 Content-Length: 0\r\n\r\n";
+
+/// The calling thread's CPU time in nanoseconds (Linux), or `None`.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// A clock for the rounds: thread CPU time when available, else wall time.
+struct Clock {
+    cpu: bool,
+    wall: Instant,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            cpu: thread_cpu_ns().is_some(),
+            wall: Instant::now(),
+        }
+    }
+
+    fn now_ns(&self) -> f64 {
+        match thread_cpu_ns().filter(|_| self.cpu) {
+            Some(ns) => ns as f64,
+            None => self.wall.elapsed().as_secs_f64() * 1e9,
+        }
+    }
+}
 
 /// Nanoseconds per route: the best of a few timed rounds, each long enough
 /// to dwarf the clock, after a warm-up.
@@ -95,11 +142,12 @@ fn per_route(lang: Lang, text: &str, name: &str) -> f64 {
     }
     let per = t0.elapsed().as_secs_f64() / f64::from(calibration);
     let round = ((0.2 / per) as u32).max(100);
+    let clock = Clock::new();
     (0..5)
         .map(|_| {
-            let t = Instant::now();
+            let t = clock.now_ns();
             run(round);
-            t.elapsed().as_secs_f64() * 1e9 / f64::from(round)
+            (clock.now_ns() - t) / f64::from(round)
         })
         .fold(f64::INFINITY, f64::min)
 }
@@ -107,14 +155,49 @@ fn per_route(lang: Lang, text: &str, name: &str) -> f64 {
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument picks one engine.
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let wanted = |label: &str| filter.as_deref().is_none_or(|f| label.contains(f));
-    println!("ksr_request_route with 10 KSR calls, best of 5 rounds:");
-    if wanted("javascript") {
-        let ns = per_route(Lang::Js, ROUTE_JS, "route.js");
-        println!("  javascript  {ns:>8.0} ns/route");
-    }
-    if wanted("squirrel") {
-        let ns = per_route(Lang::Squirrel, ROUTE_NUT, "route.nut");
-        println!("  squirrel    {ns:>8.0} ns/route");
+    let clock = if Clock::new().cpu {
+        "thread CPU time"
+    } else {
+        "wall-clock time"
+    };
+    println!("ns per ksr_request_route, best of 5 rounds, {clock}:");
+    let runs: [(&str, Lang, &str, &str); 6] = [
+        (
+            "javascript route (10 KSR calls)",
+            Lang::Js,
+            ROUTE_JS,
+            "route.js",
+        ),
+        ("javascript empty route", Lang::Js, EMPTY_JS, "empty.js"),
+        (
+            "javascript 10 x KSR.get_debug()",
+            Lang::Js,
+            TRIVIAL_JS,
+            "trivial.js",
+        ),
+        (
+            "squirrel route (10 KSR calls)",
+            Lang::Squirrel,
+            ROUTE_NUT,
+            "route.nut",
+        ),
+        (
+            "squirrel empty route",
+            Lang::Squirrel,
+            EMPTY_NUT,
+            "empty.nut",
+        ),
+        (
+            "squirrel 10 x KSR.get_debug()",
+            Lang::Squirrel,
+            TRIVIAL_NUT,
+            "trivial.nut",
+        ),
+    ];
+    for (label, lang, text, name) in runs {
+        if filter.as_deref().is_none_or(|f| label.contains(f)) {
+            let ns = per_route(lang, text, name);
+            println!("  {label:<34} {ns:>8.0}");
+        }
     }
 }
