@@ -76,7 +76,14 @@ pub(super) fn runtime_error(
         (Some(other), _) => format!("internal engine error: {other}"),
         (None, _) => exception_message(err, cx),
     };
-    if let Some(native) = err.as_native() {
+    // An exception that crossed the callback trampoline's `finally` comes
+    // back as the Error object; read its kind and message from it.
+    let native = match err.as_native() {
+        Some(n) => Some(n.clone()),
+        None if err.as_opaque().is_some_and(|v| v.is_object()) => err.try_native(cx).ok(),
+        None => None,
+    };
+    if let Some(native) = &native {
         culprit = match native.kind() {
             JsNativeErrorKind::Reference => native
                 .message()
@@ -93,7 +100,7 @@ pub(super) fn runtime_error(
     let mut frames = frames(err);
     // The innermost frame in script code: where boa says it happened.
     let innermost = frames.iter().position(|f| !f.native);
-    if let Some(native) = err.as_native() {
+    if let Some(native) = &native {
         // boa does not say what was called; the call at that place does.
         let at = innermost.and_then(|i| frames[i].position);
         if let (JsNativeErrorKind::Type, Some(at)) = (native.kind(), at) {
@@ -197,6 +204,9 @@ fn frames(err: &JsError) -> Vec<Frame> {
         .lines()
         .rev()
         .map_while(|l| l.strip_prefix("    at "))
+        // The callback trampoline (`EXIT_TRAMPOLINE`) is ours, not the
+        // script's: it has no file.
+        .filter(|l| !l.contains("(unknown at "))
         .map(Frame::parse)
         .collect();
     // boa prints the innermost frame first; collected from the end of the

@@ -77,7 +77,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use boa_engine::job::{Job, JobExecutor};
-use boa_engine::{Context, JsResult, JsString, JsValue, Script, Source};
+use boa_engine::{Context, JsError, JsObject, JsResult, JsString, JsValue, Script, Source};
 
 use super::{EngineConfig, Interpreter, Outcome, ScriptError, ScriptSource};
 use crate::ctx::{Ctx, Unwind, WorkerLocal};
@@ -99,7 +99,23 @@ pub struct JsInterpreter {
     cx: RefCell<Context>,
     /// Callback names already turned into JavaScript strings.
     names: Vec<(Box<str>, JsString)>,
+    /// Calls a callback and catches the exit marker inside JavaScript; see
+    /// [`EXIT_TRAMPOLINE`].
+    trampoline: JsObject,
+    /// What the trampoline returns when it caught the exit marker.
+    exited: JsObject,
 }
+
+/// Every callback is called through this function. boa 0.22 leaves the
+/// value stack of the inner frames behind when an exception crosses
+/// JavaScript frames and leaves the outermost one uncaught (its
+/// `handle_throw` returns before truncating the stack), so a script that
+/// calls `KSR.x.exit()` inside a helper function would fill the stack
+/// after about a thousand messages. A `try`/`finally` in a frame of our
+/// own unwinds the inner frames through boa's exception handler, which
+/// does restore the stack, then rethrows the very same exception, so it
+/// keeps its backtrace.
+const EXIT_TRAMPOLINE: &str = "(function (f, a) { let done = false; try { const r = f(a); done = true; return r; } finally { if (!done) { done = true; } } })";
 
 impl JsInterpreter {
     /// Creates a context with `KSR`, evaluates the script's top level with
@@ -163,12 +179,26 @@ impl JsInterpreter {
                 return Err(error::runtime_error(&origin, &e, stop, &mut cx));
             }
         }
+        let trampoline = cx
+            .eval(boa_engine::Source::from_bytes(EXIT_TRAMPOLINE))
+            .ok()
+            .and_then(|v| v.as_callable())
+            .ok_or_else(|| ScriptError {
+                file: origin.file.clone(),
+                line: 0,
+                column: 0,
+                message: "internal: the callback trampoline did not compile".into(),
+                stack: String::new(),
+            })?;
+        let exited = JsObject::with_null_proto();
         Ok(JsInterpreter {
             origin,
             config: config.clone(),
             jobs,
             cx: RefCell::new(cx),
             names: Vec::new(),
+            trampoline,
+            exited,
         })
     }
 
@@ -234,12 +264,25 @@ impl Interpreter for JsInterpreter {
         let Some(function) = function else {
             return Outcome::Missing;
         };
-        let arg = arg.map(|a| JsValue::from(JsString::from(a)));
+        let arg = arg.map_or_else(JsValue::undefined, |a| JsValue::from(JsString::from(a)));
         let deadline = Instant::now().checked_add(self.config.budget);
         let entered = bind::enter(ctx, deadline);
-        let mut result = function
-            .call(&JsValue::undefined(), arg.as_slice(), cx)
-            .map(drop);
+        let args = [
+            JsValue::from(function),
+            arg,
+            JsValue::from(JsString::from(crate::engine::EXIT_MARKER)),
+            JsValue::from(self.exited.clone()),
+        ];
+        let exited = &self.exited;
+        let mut result = self
+            .trampoline
+            .call(&JsValue::undefined(), &args, cx)
+            .and_then(|v| match v.as_object() {
+                Some(o) if JsObject::equals(&o, exited) => Err(JsError::from_opaque(
+                    JsValue::from(JsString::from(crate::engine::EXIT_MARKER)),
+                )),
+                _ => Ok(()),
+            });
         if !self.jobs.is_empty() {
             let jobs = run_microtasks(&self.jobs, cx);
             if result.is_ok() {
