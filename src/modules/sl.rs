@@ -66,7 +66,10 @@ pub fn local_to_tag(req: &SipMsg) -> String {
 /// Builds and sends a reply to the current request; 1 when sent, -1 when
 /// not (logged).
 pub fn send_local_reply(ctx: &mut Ctx, code: i32, reason: &str) -> i32 {
-    send_local_reply_with(ctx, code, reason, "")
+    // Header lines the script queued with `KSR.hdr.append_to_reply` go
+    // into this reply, once.
+    let extra = std::mem::take(&mut ctx.state_mut().reply_headers);
+    send_local_reply_with(ctx, code, reason, &extra)
 }
 
 /// Like [`send_local_reply`], with `extra_headers` (complete header lines,
@@ -94,7 +97,12 @@ pub fn send_local_reply_with(ctx: &mut Ctx, code: i32, reason: &str, extra_heade
         joined = format!("{server}\r\n{extra_headers}");
         joined.as_str()
     };
-    let dst = reply_destination(req, recv);
+    // `KSR.force_rport()`: back to the source port, as if Via had rport.
+    let dst = if ctx.state().force_rport {
+        recv.src
+    } else {
+        reply_destination(req, recv)
+    };
     let recv = *recv;
     REPLY_BUF.with(|buf| {
         let mut out = buf.borrow_mut();
