@@ -385,6 +385,12 @@ pub fn find(name: &str) -> Option<&'static ModuleSpec> {
 }
 
 /// The names kemid accepts, for error messages.
+pub fn names() -> String {
+    let mut names: Vec<&str> = MODULES.iter().map(|m| m.name).collect();
+    names.sort_unstable();
+    names.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -400,11 +406,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The names kemid accepts, for error messages.
-pub fn names() -> String {
-    let mut names: Vec<&str> = MODULES.iter().map(|m| m.name).collect();
-    names.sort_unstable();
-    names.join(", ")
 }
