@@ -150,8 +150,9 @@ pub fn scan_dir(modules_dir: &Path, label_root: &Path) -> Result<Model, Vec<Scan
     // A file that src/modules/mod.rs does not declare is not compiled, so
     // its exports do not exist: leave them out, and say so (build.rs prints
     // these as warnings).
-    let (sources, skipped): (Vec<Source>, Vec<Source>) =
-        sources.into_iter().partition(|s| declared.contains(&s.ksr_module));
+    let (sources, skipped): (Vec<Source>, Vec<Source>) = sources
+        .into_iter()
+        .partition(|s| declared.contains(&s.ksr_module));
     let mut model = scan_sources(&sources)?;
     model.undeclared = skipped
         .iter()

@@ -145,13 +145,26 @@ fn squirrel_stub_compiles_and_runs_in_the_vm() {
 #[test]
 fn every_doc_example_compiles_in_both_languages() {
     for e in kemid::registry::exports() {
-        let sq = format!("function ksr_example() {{\n{}\n}}\n", kemid::gen::js_to_squirrel(e.example));
-        squirrel(e.source, &sq, false)
-            .unwrap_or_else(|err| panic!("Squirrel example of {} ({}): {err}\n{sq}", e.script_path(), e.source));
+        let sq = format!(
+            "function ksr_example() {{\n{}\n}}\n",
+            kemid::gen::js_to_squirrel(e.example)
+        );
+        squirrel(e.source, &sq, false).unwrap_or_else(|err| {
+            panic!(
+                "Squirrel example of {} ({}): {err}\n{sq}",
+                e.script_path(),
+                e.source
+            )
+        });
         let js_text = format!("function ksr_example() {{\n{}\n}}\n", e.example);
         let js = boa_engine::Source::from_bytes(js_text.as_bytes());
         let mut ctx = boa_engine::Context::default();
-        boa_engine::Script::parse(js, None, &mut ctx)
-            .unwrap_or_else(|err| panic!("JavaScript example of {} ({}): {err}", e.script_path(), e.source));
+        boa_engine::Script::parse(js, None, &mut ctx).unwrap_or_else(|err| {
+            panic!(
+                "JavaScript example of {} ({}): {err}",
+                e.script_path(),
+                e.source
+            )
+        });
     }
 }
