@@ -38,6 +38,9 @@ struct Current {
     deadline: Cell<Option<Instant>>,
     /// Set when [`dispatch`] stopped the script for running out of time.
     timed_out: Cell<bool>,
+    /// KSR calls made on this thread; the clock is read every
+    /// [`CLOCK_EVERY`] of them.
+    calls: Cell<u32>,
     /// Where string arguments are converted to UTF-8, reused from call to
     /// call so that a string argument costs no allocation. Taken out while
     /// in use, so a re-entrant call (a `toString` calling KSR) simply
@@ -52,6 +55,7 @@ thread_local! {
             unwind: Cell::new(None),
             deadline: Cell::new(None),
             timed_out: Cell::new(false),
+            calls: Cell::new(0),
             text: Cell::new(String::new()),
         }
     };
@@ -149,6 +153,11 @@ pub(super) fn bind_ksr(cx: &mut Context, loaded_modules: &[String]) -> JsResult<
     Ok(())
 }
 
+/// How often (in KSR calls) the time budget is checked: reading the clock
+/// costs about as much as a cheap KSR call, and a runaway loop makes
+/// thousands of calls within a budget.
+const CLOCK_EVERY: u32 = 16;
+
 /// Arguments held inline; more (only rest-argument functions can take
 /// more) go to the heap.
 const INLINE_ARGS: usize = 8;
@@ -175,6 +184,15 @@ fn dispatch(export: &'static Export, args: &[JsValue], cx: &mut Context) -> JsRe
     } else {
         want
     };
+    if count == 0 {
+        // Nothing to convert: no string buffer either.
+        let (ret, unwinding) =
+            convert_and_invoke(export, &[], &mut [], &mut [], &mut String::new(), cx)?;
+        if unwinding {
+            return Err(exit_marker());
+        }
+        return Ok(to_js(ret, true));
+    }
     let mut text = CURRENT.with(|c| c.text.take());
     text.clear();
     let result = if count <= INLINE_ARGS {
@@ -196,9 +214,14 @@ fn dispatch(export: &'static Export, args: &[JsValue], cx: &mut Context) -> JsRe
     CURRENT.with(|c| c.text.set(text));
     let (ret, unwinding) = result?;
     if unwinding {
-        return Err(JsError::from_opaque(JsString::from(EXIT_MARKER).into()));
+        return Err(exit_marker());
     }
-    Ok(to_js(ret, count == 0))
+    Ok(to_js(ret, false))
+}
+
+/// The plain string `KSR.x.exit()` throws, as app_jsdt does.
+fn exit_marker() -> JsError {
+    JsError::from_opaque(JsString::from(EXIT_MARKER).into())
 }
 
 /// Converts `args` into `argv` (strings land in `text`), then calls the
@@ -243,7 +266,9 @@ fn convert_and_invoke<'t>(
             );
             return Ok((export.refusal(), false));
         };
-        if let Some(deadline) = c.deadline.get() {
+        let calls = c.calls.get().wrapping_add(1);
+        c.calls.set(calls);
+        if let Some(deadline) = c.deadline.get().filter(|_| calls % CLOCK_EVERY == 0) {
             if Instant::now() >= deadline {
                 c.timed_out.set(true);
                 // An engine error: the script's try/catch cannot stop it.

@@ -53,9 +53,12 @@
 //! (boa raises them as engine errors): loop iterations per function call
 //! ([`EngineConfig::loop_iteration_limit`]), call depth
 //! ([`EngineConfig::recursion_limit`]), and the time budget
-//! ([`EngineConfig::budget`]), checked at every KSR call, so a loop that
-//! keeps calling KSR functions is stopped on time even below the
-//! iteration limit.
+//! ([`EngineConfig::budget`]), checked every 16th KSR call (reading the
+//! clock costs as much as a cheap call), so a loop that keeps calling KSR
+//! functions is stopped on time even below the iteration limit. Script code
+//! that neither loops nor recurses nor calls KSR cannot run long, except
+//! through builtins that loop natively (`Array.from({length: 1e9}, f)`):
+//! boa offers no hook to stop those.
 //!
 //! # Threads
 //!
