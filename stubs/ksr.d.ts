@@ -1288,7 +1288,7 @@ declare namespace KSR {
          * decrements the value, first lowering a value above `max_limit` to
          * `max_limit + 1`.
          * @param limit the value to add when the header is missing, 0 to 255.
-         * @returns 2 when the header was added; 1 when it was decremented; -1 when it is already 0 (reply `483 Too Many Hops`) or `limit` is out of range; -2 when the header is not a number or cannot be changed (logged).
+         * @returns 2 when the header was added; 1 when it was decremented; -1 when it is already 0 (reply `483 Too Many Hops`) or `limit` is out of range; -2 when the header is not a number or cannot be changed, or for a reply (logged).
          */
         function process_maxfwd(limit: number): number;
     }

@@ -1272,7 +1272,7 @@ KSR.maxfwd <- {
      * decrements the value, first lowering a value above `max_limit` to
      * `max_limit + 1`.
      * @param {integer} limit the value to add when the header is missing, 0 to 255.
-     * @returns {integer} 2 when the header was added; 1 when it was decremented; -1 when it is already 0 (reply `483 Too Many Hops`) or `limit` is out of range; -2 when the header is not a number or cannot be changed (logged).
+     * @returns {integer} 2 when the header was added; 1 when it was decremented; -1 when it is already 0 (reply `483 Too Many Hops`) or `limit` is out of range; -2 when the header is not a number or cannot be changed, or for a reply (logged).
      */
     function process_maxfwd(limit) {}
 }
