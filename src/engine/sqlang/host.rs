@@ -41,9 +41,18 @@ pub(super) struct Host {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Failure {
     pub message: String,
-    /// Innermost first.
+    /// Innermost first; for a deep stack only its two ends (see
+    /// [`KEEP_INNER`]).
     pub frames: Vec<Frame>,
+    /// How many frames between the two ends were left out.
+    pub omitted: usize,
 }
+
+/// A deep stack (a runaway recursion) is reported by its innermost
+/// [`KEEP_INNER`] and outermost [`KEEP_OUTER`] frames, not thousands of
+/// lines.
+const KEEP_INNER: usize = 16;
+const KEEP_OUTER: usize = 4;
 
 /// One call-stack level.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +72,7 @@ impl Failure {
 
     /// One frame a line, innermost first.
     pub fn stack_text(&self) -> String {
-        let lines: Vec<String> = self
+        let mut lines: Vec<String> = self
             .frames
             .iter()
             .map(|f| {
@@ -74,6 +83,10 @@ impl Failure {
                 }
             })
             .collect();
+        if self.omitted > 0 {
+            let at = KEEP_INNER.min(lines.len());
+            lines.insert(at, format!("  ... {} more frames ...", self.omitted));
+        }
         lines.join("\n")
     }
 }
@@ -225,15 +238,21 @@ pub(super) unsafe extern "C" fn on_runtime_error(v: HSQUIRRELVM) -> SQInteger {
         host.unwind.set(None);
     }
     // SAFETY: `v` is live; stackinfos only reads the call stack.
-    let frames = unsafe { call_stack(v) };
-    let failure = Failure { message, frames };
+    let (frames, omitted) = unsafe { call_stack(v) };
+    let failure = Failure {
+        message,
+        frames,
+        omitted,
+    };
     let mut slot = host.failure.borrow_mut();
     // An error raised in a script function that a native called (a sort
     // comparator, `f.call()`) reaches this handler again in each caller it
     // passes through. Keep the first, deepest capture: it holds the line
     // that failed, and the later ones are its outer frames.
     let repeat = slot.as_ref().is_some_and(|prev| {
-        prev.message == failure.message && prev.frames.ends_with(&failure.frames)
+        prev.message == failure.message
+            && prev.omitted >= failure.omitted
+            && prev.frames.ends_with(&failure.frames)
     });
     if !repeat {
         *slot = Some(failure);
@@ -241,15 +260,29 @@ pub(super) unsafe extern "C" fn on_runtime_error(v: HSQUIRRELVM) -> SQInteger {
     0
 }
 
-/// The call stack below the handler's own frame, innermost first.
+/// The call stack below the handler's own frame, innermost first, with
+/// the middle of a deep one left out: the frames kept and how many were
+/// not.
 ///
 /// # Safety
 /// `v` must be a live VM.
-unsafe fn call_stack(v: HSQUIRRELVM) -> Vec<Frame> {
+unsafe fn call_stack(v: HSQUIRRELVM) -> (Vec<Frame>, usize) {
+    // Level 0 is the error handler itself. Find the depth first: frames
+    // exist at levels 1..depth.
+    let mut si = SQStackInfos::default();
+    let mut depth: SQInteger = 1;
+    // SAFETY: stackinfos only reads the call stack; `si` is valid.
+    while SQ_SUCCEEDED(unsafe { sq_stackinfos(v, depth, &mut si) }) {
+        depth += 1;
+    }
+    let count = usize::try_from(depth - 1).unwrap_or(0);
+    let omitted = count.saturating_sub(KEEP_INNER + KEEP_OUTER);
+    let levels = (1..depth).filter(|&l| {
+        let i = usize::try_from(l - 1).unwrap_or(0);
+        omitted == 0 || i < KEEP_INNER || i >= count - KEEP_OUTER
+    });
     let mut frames = Vec::new();
-    // Level 0 is the error handler itself.
-    let mut level = 1;
-    loop {
+    for level in levels {
         let mut si = SQStackInfos::default();
         // SAFETY: `si` is a valid out-parameter; the VM fills it with
         // pointers to strings it owns, copied before the next call.
@@ -272,9 +305,8 @@ unsafe fn call_stack(v: HSQUIRRELVM) -> Vec<Frame> {
                 u32::try_from(si.line).unwrap_or(0)
             },
         });
-        level += 1;
     }
-    frames
+    (frames, omitted)
 }
 
 /// What a thrown value says: a string as is, numbers and booleans printed,

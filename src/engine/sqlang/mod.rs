@@ -20,9 +20,13 @@
 //! * **Failed** otherwise, with the file and line of the innermost script
 //!   frame and the call stack, captured by the error handler while the
 //!   frames still existed; logged once at ERROR. Also when the run exceeds
-//!   its time budget: the interrupt guard of `squirrel-sys` is armed around
-//!   every top-level call with a deadline, and a tripped guard cannot be
-//!   caught by the script.
+//!   its time budget or its call depth: the interrupt guard of
+//!   `squirrel-sys` is armed around every top-level call, its callback
+//!   checks the deadline and the depth, and a tripped guard cannot be
+//!   caught by the script. The depth matters as much as the time: Squirrel
+//!   grows its call stack without bound, and an endless recursion reaches
+//!   hundreds of thousands of frames (well over 100 MB) within 100 ms,
+//!   memory the VM keeps afterwards.
 //!
 //! The VM stays usable after any of these: the stack top is restored after
 //! every call and the guard disarmed.
@@ -40,6 +44,7 @@ mod scan;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
 use std::ffi::CString;
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -57,12 +62,21 @@ pub use self::scan::scan;
 /// Initial VM stack size, as app_sqlang opens its VMs.
 const STACK_SIZE: SQInteger = 1024;
 
-/// VM instructions between two deadline checks: a few microseconds of
-/// script, so a runaway script stops close to its budget, while reading the
-/// clock stays far below 1% of the run time.
-const BUDGET_CHECK_INTERVAL: SQInteger = 4096;
+/// VM instructions between two guard checks: a few microseconds of script,
+/// so a runaway script stops close to its budget (and a recursion a few
+/// hundred frames past its limit at most), while the check stays far below
+/// 1% of the run time.
+const GUARD_CHECK_INTERVAL: SQInteger = 4096;
 
 /// One loaded Squirrel script.
+/// What the interrupt guard's callback checks during one top-level call.
+struct Limits {
+    deadline: Instant,
+    /// `sq_stackinfos` level that must not exist: the call depth limit.
+    max_depth: SQInteger,
+    too_deep: Cell<bool>,
+}
+
 pub struct SqInterpreter {
     /// The callback names called so far, as strings of this VM (one
     /// reference held each): pushing a Rust string would hash and look it
@@ -73,6 +87,7 @@ pub struct SqInterpreter {
     /// The script as named in errors.
     file: String,
     budget: Duration,
+    max_depth: usize,
 }
 
 /// Callback names interned in a VM, each with a reference held.
@@ -222,12 +237,20 @@ impl Drop for Vm {
     }
 }
 
-/// The guard's callback: whether the deadline in `userdata` has passed.
-unsafe extern "C" fn past_deadline(_v: HSQUIRRELVM, userdata: SQUserPointer) -> SQBool {
-    // SAFETY: armed by `SqInterpreter::run` with a pointer to an `Instant`
-    // on its stack, disarmed before that frame ends.
-    let deadline = unsafe { &*userdata.cast::<Instant>() };
-    SQBool::from(Instant::now() >= *deadline)
+/// The guard's callback: whether the call stack is too deep or the deadline
+/// has passed.
+unsafe extern "C" fn over_limits(v: HSQUIRRELVM, userdata: SQUserPointer) -> SQBool {
+    // SAFETY: armed by `SqInterpreter::run` with a pointer to `Limits` on
+    // its stack, disarmed before that frame ends.
+    let limits = unsafe { &*userdata.cast::<Limits>() };
+    let mut si = SQStackInfos::default();
+    // SAFETY: `v` is the running VM; the call only reads its call stack,
+    // and succeeds exactly when a frame exists at that level.
+    if SQ_SUCCEEDED(unsafe { sq_stackinfos(v, limits.max_depth, &mut si) }) {
+        limits.too_deep.set(true);
+        return SQTrue;
+    }
+    SQBool::from(Instant::now() >= limits.deadline)
 }
 
 /// The VM's last error as text.
@@ -273,6 +296,7 @@ impl SqInterpreter {
             vm,
             file,
             budget: config.budget,
+            max_depth: config.recursion_limit,
         };
         let v = interp.vm.v;
         // SAFETY: `v` is live.
@@ -311,16 +335,22 @@ impl SqInterpreter {
         host.unwind.set(None);
         host.failure.borrow_mut().take();
         let entered = host.enter(ctx);
-        let deadline = Instant::now() + self.budget;
-        // SAFETY: the deadline outlives the armed guard: it is disarmed
-        // below, before this frame ends, whatever sq_call returns. The
-        // callee runs script code that may reach `ctx` through the host
-        // (see `bind::dispatch`); `ctx` is not used here meanwhile.
+        let limits = Limits {
+            deadline: Instant::now() + self.budget,
+            // The top-level function is a frame too.
+            max_depth: SQInteger::try_from(self.max_depth.saturating_add(1))
+                .unwrap_or(SQInteger::MAX),
+            too_deep: Cell::new(false),
+        };
+        // SAFETY: the limits outlive the armed guard: it is disarmed below,
+        // before this frame ends, whatever sq_call returns. The callee runs
+        // script code that may reach `ctx` through the host (see
+        // `bind::dispatch`); `ctx` is not used here meanwhile.
         let (result, tripped) = unsafe {
             kemid_sq_interrupt_arm(
-                BUDGET_CHECK_INTERVAL,
-                Some(past_deadline),
-                std::ptr::from_ref(&deadline).cast_mut().cast(),
+                GUARD_CHECK_INTERVAL,
+                Some(over_limits),
+                std::ptr::from_ref(&limits).cast_mut().cast(),
             );
             let result = sq_call(v, nargs, SQFalse, SQTrue);
             let tripped = kemid_sq_interrupt_tripped() != 0;
@@ -333,13 +363,18 @@ impl SqInterpreter {
         }
         let failure = host.failure.borrow_mut().take();
         if tripped {
-            return Outcome::Failed(self.error(
+            let message = if limits.too_deep.get() {
+                format!(
+                    "stopped: script function calls nested deeper than {} (endless recursion?)",
+                    self.max_depth
+                )
+            } else {
                 format!(
                     "stopped after {}: the script ran past its execution budget (endless loop?)",
                     show_duration(self.budget)
-                ),
-                failure.as_ref(),
-            ));
+                )
+            };
+            return Outcome::Failed(self.error(message, failure.as_ref()));
         }
         match host.unwind.take() {
             Some(Unwind::Exit) => return Outcome::Exit,

@@ -517,13 +517,6 @@ fn runaway_scripts_stop_at_the_budget_and_the_vm_keeps_serving() {
             )
         );
     }
-    let e = failed(call(&mut i, "deep", Some("x")).0);
-    assert!(
-        e.message.contains("execution budget") || e.message.contains("stack overflow"),
-        "{}",
-        e.message
-    );
-    assert_eq!(route(&mut i).0, Outcome::Returned);
 
     let e = load_with(
         "while (true) {}\nfunction ksr_request_route() {}\n",
@@ -592,4 +585,60 @@ fn many_callback_names_past_the_name_cache() {
     }
     assert_eq!(i.names.names.len(), NAME_CACHE_MAX);
     assert_eq!(top(&i), before);
+}
+
+#[test]
+fn runaway_recursion_stops_at_the_depth_limit() {
+    let config = EngineConfig {
+        recursion_limit: 50,
+        ..EngineConfig::default()
+    };
+    let mut i = load_with(
+        r#"function count(n) {
+    if (n == 0) return 0;
+    return 1 + count(n - 1);
+}
+function deep(n) {
+    return 1 + deep(n + 1);
+}
+function ksr_request_route() {
+    KSR.info("counted " + count(40));
+}
+function endless() {
+    deep(0);
+}
+"#,
+        &config,
+    )
+    .expect("loads");
+    let before = top(&i);
+    assert_eq!(
+        route(&mut i).1,
+        ["INFO script: counted 40"],
+        "below the limit"
+    );
+    let t0 = Instant::now();
+    let (o, logs) = call(&mut i, "endless", None);
+    let e = failed(o);
+    assert!(
+        t0.elapsed() < Duration::from_millis(100),
+        "stopped by depth, not time"
+    );
+    assert_eq!(
+        e.message,
+        "stopped: script function calls nested deeper than 50 (endless recursion?)"
+    );
+    assert_eq!(e.line, 6);
+    let lines: Vec<&str> = e.stack.lines().collect();
+    assert!(lines.len() <= 21, "a deep stack is shortened: {}", e.stack);
+    assert_eq!(lines[0], "  at deep (t.nut:6)");
+    assert!(lines[16].starts_with("  ... ") && lines[16].ends_with(" more frames ..."));
+    assert_eq!(lines.last().copied(), Some("  at endless (t.nut:12)"));
+    assert_eq!(logs.len(), 1);
+    assert_eq!(top(&i), before);
+    assert_eq!(
+        route(&mut i).1,
+        ["INFO script: counted 40"],
+        "still serving"
+    );
 }
