@@ -48,33 +48,37 @@ pub(super) unsafe fn register_ksr(v: HSQUIRRELVM, loaded_modules: &[String]) -> 
 /// # Safety
 /// As [`register_ksr`]; may leave values pushed on failure.
 unsafe fn build_ksr(v: HSQUIRRELVM, loaded: &[&str]) -> Result<(), String> {
-    // SAFETY: every push below is matched by the newslot that consumes it;
-    // indices are relative to values this function pushed.
+    // SAFETY: every push below is consumed by the newslot or pop that
+    // follows it; `ksr` is an absolute index to the table pushed first.
     unsafe {
-        sq_pushroottable(v);
-        push_str(v, "KSR");
         sq_newtable(v);
-        // Stack: root, "KSR", KSR. While a module table is open it sits on
-        // top, under its name: root, "KSR", KSR, "tm", tm.
-        let mut open: Option<&str> = None;
+        let ksr = sq_gettop(v);
         for export in registry::visible(loaded) {
-            if open != Some(export.module) {
-                if open.take().is_some_and(|m| !m.is_empty()) {
-                    new_slot(v, -3, "module table")?;
+            if export.module.is_empty() {
+                push_str(v, export.name);
+                push_export(v, export)?;
+                new_slot(v, ksr, export.name)?;
+                continue;
+            }
+            // KSR.<module>, made on first use.
+            push_str(v, export.module);
+            if SQ_FAILED(sq_rawget(v, ksr)) {
+                push_str(v, export.module);
+                sq_newtable(v);
+                new_slot(v, ksr, export.module)?;
+                push_str(v, export.module);
+                if SQ_FAILED(sq_rawget(v, ksr)) {
+                    return Err(format!("cannot make KSR.{}", export.module));
                 }
-                if !export.module.is_empty() {
-                    push_str(v, export.module);
-                    sq_newtable(v);
-                }
-                open = Some(export.module);
             }
             push_str(v, export.name);
             push_export(v, export)?;
             new_slot(v, -3, export.name)?;
+            sq_pop(v, 1);
         }
-        if open.is_some_and(|m| !m.is_empty()) {
-            new_slot(v, -3, "module table")?;
-        }
+        sq_pushroottable(v);
+        push_str(v, "KSR");
+        sq_push(v, ksr);
         new_slot(v, -3, "KSR")
     }
 }

@@ -15,8 +15,8 @@
 //!   `KSR.x.exit()`/`drop()` set the flag and throw the marker
 //!   `~~ksr~exit~~`, as app_sqlang does. The flag, not the error text, says
 //!   "exit"; a `try/catch` around the call swallows the exit (the caught
-//!   value is the marker) and the flag is then cleared by the next uncaught
-//!   error or the next call, so a later real error is reported as one.
+//!   value is the marker) and the flag is then cleared by the next error
+//!   raised or the next call, so a later real error is reported as one.
 //! * **Failed** otherwise, with the file and line of the innermost script
 //!   frame and the call stack, captured by the error handler while the
 //!   frames still existed; logged once at ERROR. Also when the run exceeds
@@ -68,15 +68,16 @@ const STACK_SIZE: SQInteger = 1024;
 /// 1% of the run time.
 const GUARD_CHECK_INTERVAL: SQInteger = 4096;
 
-/// One loaded Squirrel script.
 /// What the interrupt guard's callback checks during one top-level call.
 struct Limits {
-    deadline: Instant,
+    /// `None` when the budget is too large to express: no time limit.
+    deadline: Option<Instant>,
     /// `sq_stackinfos` level that must not exist: the call depth limit.
     max_depth: SQInteger,
     too_deep: Cell<bool>,
 }
 
+/// One loaded Squirrel script.
 pub struct SqInterpreter {
     /// The callback names called so far, as strings of this VM (one
     /// reference held each): pushing a Rust string would hash and look it
@@ -166,7 +167,6 @@ impl Vm {
         // balanced by the settop.
         unsafe {
             sq_setsharedforeignptr(v, host.cast());
-            sq_setforeignptr(v, host.cast());
             kemid_sq_install_print(v);
             sq_setcompilererrorhandler(v, Some(host::on_compile_error));
             sq_newclosure(v, Some(host::on_runtime_error), 0);
@@ -250,7 +250,7 @@ unsafe extern "C" fn over_limits(v: HSQUIRRELVM, userdata: SQUserPointer) -> SQB
         limits.too_deep.set(true);
         return SQTrue;
     }
-    SQBool::from(Instant::now() >= limits.deadline)
+    SQBool::from(limits.deadline.is_some_and(|d| Instant::now() >= d))
 }
 
 /// The VM's last error as text.
@@ -336,7 +336,7 @@ impl SqInterpreter {
         host.failure.borrow_mut().take();
         let entered = host.enter(ctx);
         let limits = Limits {
-            deadline: Instant::now() + self.budget,
+            deadline: Instant::now().checked_add(self.budget),
             // The top-level function is a frame too.
             max_depth: SQInteger::try_from(self.max_depth.saturating_add(1))
                 .unwrap_or(SQInteger::MAX),

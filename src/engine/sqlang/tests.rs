@@ -571,6 +571,34 @@ fn only_loaded_modules_are_bound() {
     )
     .expect("loads");
     assert_eq!(route(&mut i).1, ["INFO script: table false"]);
+
+    let config = EngineConfig {
+        loaded_modules: vec!["kemix".into(), "sl".into()],
+        ..EngineConfig::default()
+    };
+    let mut i = load_with(
+        "function ksr_request_route() { KSR.info(typeof KSR.kx + \" \" + typeof KSR.sl.sl_send_reply + \" \" + (\"kemix\" in KSR)); }",
+        &config,
+    )
+    .expect("loads");
+    assert_eq!(route(&mut i).1, ["INFO script: table function false"]);
+}
+
+#[test]
+fn an_unbounded_budget_is_no_limit() {
+    let config = EngineConfig {
+        budget: Duration::MAX,
+        ..EngineConfig::default()
+    };
+    let mut i = load_with(
+        "function ksr_request_route() { KSR.info(\"ok\"); }",
+        &config,
+    )
+    .expect("loads");
+    assert_eq!(
+        route(&mut i),
+        (Outcome::Returned, vec!["INFO script: ok".into()])
+    );
 }
 
 #[test]
