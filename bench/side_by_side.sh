@@ -304,9 +304,10 @@ run_one() {
         broken=1
     fi
     if [[ -n "$uas_pid" ]]; then
-        # The callee ends after its last BYE; a failed call leaves it waiting.
+        # The callee ends 4 s after its last BYE; a failed call leaves it
+        # waiting.
         local uas_rc=0
-        stop_helper "$uas_pid" 5 || uas_rc=$?
+        stop_helper "$uas_pid" 15 || uas_rc=$?
         ((uas_rc == 0)) || log "    the callee (sipp UAS) ended with status $uas_rc"
     fi
     stop_server "$pgid"
