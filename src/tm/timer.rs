@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use super::Tm;
 
+/// The timer's resolution: deadlines closer than this are handled in one
+/// wake-up (retransmission intervals start at T1, 500 ms).
+const TICK: Duration = Duration::from_millis(10);
+
 #[derive(Default)]
 struct Queue {
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -34,11 +38,16 @@ impl Timer {
     }
 
     /// Looks at transaction `id` at `when` (or earlier if already asked).
+    /// The timer thread is woken only when this deadline comes before
+    /// every one it already waits for: most calls are a heap push.
     pub fn schedule(&self, id: u64, when: Instant) {
         let (lock, cv) = &*self.shared;
         let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let earliest = q.heap.peek().map(|Reverse((w, _))| *w);
         q.heap.push(Reverse((when, id)));
-        cv.notify_one();
+        if earliest.is_none_or(|e| when < e) {
+            cv.notify_one();
+        }
     }
 }
 
@@ -59,7 +68,9 @@ fn run(tm: Weak<Tm>, shared: Arc<(Mutex<Queue>, Condvar)>) {
                 if q.stop {
                     return;
                 }
-                let now = Instant::now();
+                // Deadlines within one tick are handled together, so the
+                // thread wakes per tick, not per deadline.
+                let now = Instant::now() + TICK;
                 match q.heap.peek() {
                     Some(Reverse((when, _))) if *when <= now => {
                         let Some(Reverse((_, id))) = q.heap.pop() else {
@@ -68,7 +79,7 @@ fn run(tm: Weak<Tm>, shared: Arc<(Mutex<Queue>, Condvar)>) {
                         break id;
                     }
                     Some(Reverse((when, _))) => {
-                        let wait = *when - now;
+                        let wait = (*when - now).max(TICK);
                         q = cv
                             .wait_timeout(q, wait)
                             .map(|(g, _)| g)
@@ -85,7 +96,9 @@ fn run(tm: Weak<Tm>, shared: Arc<(Mutex<Queue>, Condvar)>) {
         };
         let Some(tm) = tm.upgrade() else { return };
         let Some(txn) = tm.by_id(due) else { continue };
-        if let Some(next) = tm.tick(&txn, Instant::now()) {
+        // What is due within this tick is done now (see TICK): otherwise an
+        // entry taken early would be scheduled again at once.
+        if let Some(next) = tm.tick(&txn, Instant::now() + TICK) {
             tm.timer.schedule(due, next);
         }
     }
