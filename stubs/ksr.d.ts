@@ -2074,9 +2074,8 @@ declare namespace KSR {
      */
     namespace sl {
         /**
-         * Sends a reply: statefully when a transaction exists for the request,
-         * else statelessly. kemid has no transactions yet, so the reply is
-         * stateless.
+         * Sends a reply: statefully when a transaction exists for the request
+         * (created by `KSR.tm.t_newtran()` or `t_relay`), else statelessly.
          * @param code the status code, 100 to 699.
          * @param reason the reason phrase; empty for the standard one.
          * @returns 1 when sent, -1 on error (logged).

@@ -2034,9 +2034,8 @@ KSR.siputils <- {
  */
 KSR.sl <- {
     /**
-     * Sends a reply: statefully when a transaction exists for the request,
-     * else statelessly. kemid has no transactions yet, so the reply is
-     * stateless.
+     * Sends a reply: statefully when a transaction exists for the request
+     * (created by `KSR.tm.t_newtran()` or `t_relay`), else statelessly.
      * @param {integer} code the status code, 100 to 699.
      * @param {string} reason the reason phrase; empty for the standard one.
      * @returns {integer} 1 when sent, -1 on error (logged).

@@ -27,6 +27,11 @@ function ksr_request_route() {{
     }}
     // t_relay forwards an ACK to a 2xx statelessly and turns a CANCEL of
     // a known INVITE into CANCELs of its branches.
+    if (KSR.pv.get("$rU") == "gone") {{
+        KSR.tm.t_newtran();
+        KSR.sl.send_reply(404, "Gone");
+        return;
+    }}
     KSR.tm.t_on_failure("ksr_failure");
     if (KSR.pv.get("$rU") == "fork") {{
         KSR.corex.append_branch_uri("sip:fork@{second}");
@@ -446,4 +451,30 @@ fn challenges_of_every_branch_are_aggregated_into_the_401() {
         "{text}"
     );
     server.stop();
+}
+
+#[test]
+fn sl_send_reply_after_t_newtran_is_stateful_so_retransmissions_get_it_again() {
+    each_engine(|lang| {
+        let second = UdpClient::new(false);
+        let server = start(lang, &script(second.local()), CFG);
+        let proxy = addr(&server, Proto::Udp, false);
+        let caller = UdpClient::new(false);
+        let (inv, _) = invite(&caller, proxy, second.local());
+        let inv = String::from_utf8(inv).expect("text").replacen(
+            "INVITE sip:bob@",
+            "INVITE sip:gone@",
+            1,
+        );
+        for round in 0..2 {
+            caller.send(proxy, inv.as_bytes());
+            let codes = replies_until_final(&caller, Duration::from_secs(2));
+            assert_eq!(
+                codes.last(),
+                Some(&404),
+                "{lang:?} round {round}: {codes:?}"
+            );
+        }
+        server.stop();
+    });
 }

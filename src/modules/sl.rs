@@ -143,9 +143,8 @@ pub fn sl_send_reply(ctx: &mut Ctx, code: i32, reason: &str) -> i32 {
     send_local_reply(ctx, code, reason)
 }
 
-/// Sends a reply: statefully when a transaction exists for the request,
-/// else statelessly. kemid has no transactions yet, so the reply is
-/// stateless.
+/// Sends a reply: statefully when a transaction exists for the request
+/// (created by `KSR.tm.t_newtran()` or `t_relay`), else statelessly.
 ///
 /// # Parameters
 /// - `code`: the status code, 100 to 699.
@@ -160,7 +159,33 @@ pub fn sl_send_reply(ctx: &mut Ctx, code: i32, reason: &str) -> i32 {
 /// ```
 #[kemi]
 pub fn send_reply(ctx: &mut Ctx, code: i32, reason: &str) -> i32 {
-    send_local_reply(ctx, code, reason)
+    reply_statefully_if_possible(ctx, code, reason)
+}
+
+/// Through the request's transaction when it has one (so a retransmission
+/// gets the same reply again), else statelessly.
+fn reply_statefully_if_possible(ctx: &mut Ctx, code: i32, reason: &str) -> i32 {
+    let txn = match (&ctx.tm.txn, ctx.core().and_then(|c| c.tm())) {
+        (Some(t), Some(tm)) => Some((t.clone(), tm.clone())),
+        (None, Some(tm)) => ctx
+            .msg()
+            .and_then(|m| tm.lookup_request(m))
+            .map(|t| (t, tm.clone())),
+        _ => None,
+    };
+    let Some((txn, tm)) = txn else {
+        return send_local_reply(ctx, code, reason);
+    };
+    let Ok(code) = u16::try_from(code) else {
+        log::error("sl", format_args!("{code} is not a SIP status code"));
+        return -1;
+    };
+    let extra = std::mem::take(&mut ctx.state_mut().reply_headers);
+    if tm.reply(&txn, code, reason, &extra) {
+        1
+    } else {
+        -1
+    }
 }
 
 /// Sends a reply like `send_reply`, with connection options.
@@ -185,7 +210,7 @@ pub fn send_reply_mode(ctx: &mut Ctx, code: i32, reason: &str, mode: i32) -> i32
     if mode & 2 != 0 {
         log::warn("sl", format_args!("send_reply_mode: closing the connection after the reply is not supported; sending normally"));
     }
-    send_local_reply(ctx, code, reason)
+    reply_statefully_if_possible(ctx, code, reason)
 }
 
 /// Sends a stateless reply for the last internal error. kemid does not
@@ -214,7 +239,7 @@ pub fn sl_reply_error(ctx: &mut Ctx) -> i32 {
 /// ```
 #[kemi]
 pub fn send_reply_error(ctx: &mut Ctx) -> i32 {
-    send_local_reply(ctx, 500, "Server Internal Error")
+    reply_statefully_if_possible(ctx, 500, "Server Internal Error")
 }
 
 #[cfg(test)]
