@@ -48,8 +48,13 @@ pub struct CoreParams {
     pub user_agent_header: Option<String>,
     /// `server_signature`: whether local replies carry the Server header.
     pub server_signature: bool,
-    /// `maxbuffer` / `udp_rcvbuf`: the largest datagram accepted.
+    /// The largest message accepted over TCP (and the largest UDP
+    /// datagram): 65535 bytes.
     pub max_message_size: usize,
+    /// `maxbuffer`: the receive buffer asked for each UDP socket
+    /// (`SO_RCVBUF`), in bytes, so bursts wait in the kernel instead of
+    /// being dropped. The kernel caps it at `net.core.rmem_max`.
+    pub udp_rcvbuf: usize,
 }
 
 impl Default for CoreParams {
@@ -70,6 +75,7 @@ impl Default for CoreParams {
             user_agent_header: None,
             server_signature: true,
             max_message_size: 65535,
+            udp_rcvbuf: DEFAULT_UDP_RCVBUF,
         }
     }
 }
@@ -82,6 +88,9 @@ pub enum Applied {
 }
 
 /// Kamailio core parameters accepted with no effect in kemid.
+/// Kamailio's default `maxbuffer`: 256 KiB.
+pub const DEFAULT_UDP_RCVBUF: usize = 262_144;
+
 const INERT: &[&str] = &[
     "memdbg",
     "memlog",
@@ -187,7 +196,7 @@ impl CoreParams {
             "user_agent_header" => self.user_agent_header = Some(v),
             "server_signature" => self.server_signature = parse_bool(&v)?,
             "maxbuffer" | "udp_rcvbuf" => {
-                self.max_message_size = parse_int::<usize>(name, &v)?.clamp(1024, 65535)
+                self.udp_rcvbuf = parse_int::<usize>(name, &v)?.clamp(4096, 1 << 30)
             }
             _ if INERT.contains(&name) => {
                 return Ok(Applied::Inert(format!("`{name}` is accepted but has no effect in kemid")))
@@ -316,5 +325,15 @@ mod tests {
             Ok(Applied::Inert(_))
         ));
         assert!(c.set("no_such_param", "1").is_err());
+    }
+
+    #[test]
+    fn maxbuffer_is_the_udp_receive_buffer() {
+        let mut c = CoreParams::default();
+        assert_eq!(c.udp_rcvbuf, 262_144, "Kamailio's default");
+        assert!(matches!(c.set("maxbuffer", "1048576"), Ok(Applied::Done)));
+        assert_eq!(c.udp_rcvbuf, 1_048_576);
+        assert_eq!(c.max_message_size, 65535, "not the largest message");
+        assert!(c.set("maxbuffer", "lots").is_err());
     }
 }

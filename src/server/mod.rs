@@ -138,8 +138,17 @@ impl Server {
         let mut udp = Vec::new();
         for &(proto, addr, _) in &listens {
             if proto == Proto::Udp {
-                let ep = UdpEndpoint::bind(addr, UDP_POLL)
+                let ep = UdpEndpoint::bind(addr, UDP_POLL, config.core.udp_rcvbuf)
                     .map_err(|e| StartError::Bind(addr, proto, e))?;
+                if let Ok(got) = ep.recv_buffer() {
+                    log::debug(
+                        "udp",
+                        format_args!(
+                            "{addr}: receive buffer {got} bytes (maxbuffer {})",
+                            config.core.udp_rcvbuf
+                        ),
+                    );
+                }
                 udp.push(Arc::new(ep));
             }
         }
