@@ -49,6 +49,48 @@ pub trait CoreServices {
     fn tm(&self) -> Option<&std::sync::Arc<crate::tm::Tm>> {
         None
     }
+
+    /// A number no other running configuration has, which settings derived
+    /// from `modparam`s are cached under ([`cached_settings`]); 0 (the
+    /// default) means "do not cache".
+    fn config_id(&self) -> u64 {
+        0
+    }
+}
+
+/// A new [`CoreServices::config_id`].
+pub fn next_config_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// One thread's copy of a module's settings, made from the `modparam`s of
+/// the configuration it was made for ([`cached_settings`]).
+pub type SettingsSlot<T> = std::cell::RefCell<Option<(u64, std::rc::Rc<T>)>>;
+
+/// A module's settings for `core`, made by `make` once per worker thread
+/// and configuration instead of looking `modparam`s up by name on every
+/// message. `slot` is the module's `thread_local!` [`SettingsSlot`].
+pub fn cached_settings<T: 'static>(
+    slot: &'static std::thread::LocalKey<SettingsSlot<T>>,
+    core: Option<&dyn CoreServices>,
+    make: fn(Option<&dyn CoreServices>) -> T,
+) -> std::rc::Rc<T> {
+    let id = core.map_or(0, |c| c.config_id());
+    if id == 0 {
+        return std::rc::Rc::new(make(core));
+    }
+    slot.with(|s| {
+        let mut s = s.borrow_mut();
+        match &*s {
+            Some((have, v)) if *have == id => v.clone(),
+            _ => {
+                let v = std::rc::Rc::new(make(core));
+                *s = Some((id, v.clone()));
+                v
+            }
+        }
+    })
 }
 
 /// State owned by one worker thread that outlives a message: `$var(...)`

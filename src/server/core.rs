@@ -96,6 +96,8 @@ pub struct Core {
     modparams: Vec<crate::config::ModParam>,
     /// The location service, when usrloc or registrar is loaded.
     location: Option<Arc<crate::usrloc::Usrloc>>,
+    /// See [`CoreServices::config_id`].
+    config_id: u64,
 }
 
 fn split_alias(a: &str) -> (String, Option<u16>) {
@@ -167,6 +169,7 @@ impl Core {
             }),
             jobs: std::sync::OnceLock::new(),
             modparams: config.modparams.clone(),
+            config_id: crate::ctx::next_config_id(),
             location: match crate::usrloc::Usrloc::from_config(config) {
                 Ok(l) => l,
                 Err(e) => {
@@ -343,6 +346,10 @@ impl CoreServices for Core {
 
     fn location(&self) -> Option<&crate::usrloc::Usrloc> {
         self.location.as_deref()
+    }
+
+    fn config_id(&self) -> u64 {
+        self.config_id
     }
 }
 

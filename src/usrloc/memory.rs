@@ -7,7 +7,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{Contact, LocationStore};
 
-type Slot = HashMap<String, Vec<Contact>>;
+/// The AoRs of one slot. foldhash is several times faster than the
+/// default SipHash on short keys and is seeded per map, so AoRs chosen by
+/// a peer still cannot be aimed at one bucket.
+type Slot = HashMap<String, Vec<Contact>, foldhash::fast::RandomState>;
 
 /// A location table in memory.
 pub struct MemoryStore {
@@ -41,7 +44,7 @@ impl MemoryStore {
         let n = slots.max(1).next_power_of_two();
         MemoryStore {
             name: name.to_owned(),
-            slots: (0..n).map(|_| Mutex::new(HashMap::new())).collect(),
+            slots: (0..n).map(|_| Mutex::new(Slot::default())).collect(),
             desc_time_order,
         }
     }
@@ -68,8 +71,18 @@ impl LocationStore for MemoryStore {
 
     fn modify(&self, aor: &str, now: u64, edit: &mut dyn FnMut(&mut Vec<Contact>)) {
         let mut slot = self.slot(aor);
-        let mut contacts = slot.remove(aor).unwrap_or_default();
-        contacts.retain(|c| c.is_valid(now));
+        // Changed in place: a refresh neither rehashes nor copies the key.
+        if let Some(contacts) = slot.get_mut(aor) {
+            contacts.retain(|c| c.is_valid(now));
+            edit(contacts);
+            if contacts.is_empty() {
+                slot.remove(aor);
+            } else {
+                sort_contacts(contacts, self.desc_time_order);
+            }
+            return;
+        }
+        let mut contacts = Vec::new();
         edit(&mut contacts);
         if !contacts.is_empty() {
             sort_contacts(&mut contacts, self.desc_time_order);

@@ -100,6 +100,14 @@ impl Default for RegCfg {
 
 impl RegCfg {
     /// The parameters as configured.
+    /// The settings for `core`, made once per worker thread.
+    pub fn cached(core: Option<&dyn CoreServices>) -> std::rc::Rc<RegCfg> {
+        thread_local! {
+            static SETTINGS: crate::ctx::SettingsSlot<RegCfg> = const { std::cell::RefCell::new(None) };
+        }
+        crate::ctx::cached_settings(&SETTINGS, core, RegCfg::from_core)
+    }
+
     pub fn from_core(core: Option<&dyn CoreServices>) -> RegCfg {
         let mut c = RegCfg::default();
         let Some(core) = core else { return c };
@@ -214,7 +222,7 @@ fn aor_of(ctx: &Ctx, ul: &Usrloc, uri: &str) -> Option<String> {
 }
 
 fn save_common(ctx: &mut Ctx, table: &str, flags: i32, uri: &str) -> i32 {
-    let cfg = RegCfg::from_core(ctx.core());
+    let cfg = RegCfg::cached(ctx.core());
     let mut headers = String::new();
     let Some(msg) = ctx.msg() else { return -1 };
     if !msg.is_request() {
@@ -254,10 +262,9 @@ fn save_common(ctx: &mut Ctx, table: &str, flags: i32, uri: &str) -> i32 {
     };
     match save::save(ctx, ul, &*store, &aor, flags, &cfg, &mut headers) {
         Ok(saved) => {
-            let now = usrloc::now();
-            let mut h = save::contact_line(&saved.bindings, now, &cfg.received_param);
+            let mut h = saved.listing;
             h.push_str(&headers);
-            h.push_str(&save::date_line(now));
+            save::push_date_line(&mut h, usrloc::now());
             if save::reply(ctx, 200, h, flags) < 0 {
                 return -1;
             }
@@ -393,7 +400,7 @@ pub fn set_q_override(ctx: &mut Ctx, q: &str) -> i32 {
 }
 
 fn lookup_common(ctx: &mut Ctx, table: &str, uri: &str, to_dset: bool) -> i32 {
-    let cfg = RegCfg::from_core(ctx.core());
+    let cfg = RegCfg::cached(ctx.core());
     let Some((ul, store)) = location(ctx, table) else {
         return -3;
     };
@@ -507,7 +514,7 @@ pub fn lookup_to_dset(ctx: &mut Ctx, table: &str, uri: &str) -> i32 {
 #[kemi]
 pub fn lookup_branches(ctx: &mut Ctx, table: &str) -> i32 {
     let first = lookup_common(ctx, table, "", false);
-    let cfg = RegCfg::from_core(ctx.core());
+    let cfg = RegCfg::cached(ctx.core());
     let Some((ul, store)) = location(ctx, table) else {
         return first;
     };

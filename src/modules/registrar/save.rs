@@ -192,16 +192,16 @@ struct Common {
 }
 
 /// The outcome of a successful save: Kamailio's return code (1 inserted,
-/// 2 updated, 3 deleted, 4 queried) and the bindings to list.
+/// 2 updated, 3 deleted, 4 queried) and the `Contact:` line of the reply
+/// listing every binding left ([`contact_line`]).
 pub struct Saved {
     pub code: i32,
-    pub bindings: Vec<Contact>,
+    pub listing: String,
 }
 
-/// A refusal, with the bindings as they are (listed in the reply too).
+/// A refusal.
 pub struct Refused {
     pub error: RegError,
-    pub bindings: Vec<Contact>,
 }
 
 /// Reads the AVP a `received_avp` parameter names (`$avp(name)` or
@@ -262,10 +262,7 @@ pub fn save(
     cfg: &RegCfg,
     reply_headers: &mut String,
 ) -> Result<Saved, Refused> {
-    let refuse = |error| Refused {
-        error,
-        bindings: Vec::new(),
-    };
+    let refuse = |error| Refused { error };
     let now = usrloc::now();
     let novariation = flags & SAVE_NO_VARIATION != 0;
     let q_override = ctx.state().registrar.q_override;
@@ -273,7 +270,6 @@ pub fn save(
         .received_avp
         .as_deref()
         .and_then(|spec| received_from_avp(ctx, spec));
-    let source = source_uri(ctx);
     let branch0_flags = ctx.state().branch_flags[0];
     let recv = ctx.recv().copied();
     let Some(msg) = ctx.msg() else {
@@ -344,6 +340,7 @@ pub fn save(
         }
     }
     let behind_nat = nat_flag.is_some_and(|b| common.cflags & (1 << b) != 0);
+    let source = if behind_nat { source_uri(ctx) } else { None };
     let allowed = {
         let allow: Vec<&str> = msg.values(HeaderName::Allow).collect();
         if allow.is_empty() {
@@ -373,20 +370,19 @@ pub fn save(
                 }
             });
             if stale {
-                return Err(Refused {
-                    error: RegError::InvalidCSeq,
-                    bindings: table.lookup(aor, now),
-                });
+                return Err(refuse(RegError::InvalidCSeq));
             }
             return Ok(Saved {
                 code: 3,
-                bindings: Vec::new(),
+                listing: String::new(),
             });
         }
         Contacts::List(l) if l.is_empty() => {
+            let mut bindings = table.lookup(aor, now);
+            usrloc::sort_contacts(&mut bindings, ul.config().desc_time_order);
             return Ok(Saved {
                 code: 4,
-                bindings: table.lookup(aor, now),
+                listing: contact_line(&bindings, now, &cfg.received_param),
             });
         }
         Contacts::List(l) => l,
@@ -448,18 +444,29 @@ pub fn save(
     let matching = ul.config().matching;
     let cseq_delay = ul.config().cseq_delay;
     let max_contacts = cfg.max_contacts as usize;
+    let desc_time_order = ul.config().desc_time_order;
     let mut outcome: Result<i32, RegError> = Ok(0);
-    let mut bindings = Vec::new();
+    let mut listing = String::new();
     let mut new_record = false;
+    let count = wanted.len();
     table.modify(aor, now, &mut |stored| {
         new_record = stored.is_empty();
-        let before = stored.clone();
+        // A refusal leaves the bindings as they were. A copy is taken just
+        // before the first change that a later check could still undo (a
+        // CSeq of a later contact, `max_contacts`), so the common REGISTER
+        // of one contact copies nothing.
+        let mut before: Option<Vec<Contact>> = None;
+        let mut keep_copy = |i: usize, stored: &Vec<Contact>| {
+            if before.is_none() && (i + 1 < count || max_contacts > 0) {
+                before = Some(stored.clone());
+            }
+        };
         // Bindings this request already touched: a contact listed twice in
         // one REGISTER updates, it is not a retransmission.
         let mut touched: Vec<String> = Vec::new();
         let mut rc = 0;
         let mut result = Ok(());
-        for w in &wanted {
+        for (wi, w) in wanted.iter_mut().enumerate() {
             let found = stored
                 .iter()
                 .position(|s| matching.matches(s, &w.uri, &common.call_id, common.path.as_deref()));
@@ -479,31 +486,38 @@ pub fn save(
                         break;
                     }
                 }
+                keep_copy(wi, stored);
                 if w.expires == 0 {
                     stored.remove(i);
                     rc = 3;
                     continue;
                 }
-                let old = stored[i].clone();
-                if w.instance.is_some() && old.call_id != common.call_id {
+                if w.instance.is_some() && stored[i].call_id != common.call_id {
                     // A device registering anew: its older bindings go.
-                    stored.retain(|o| o.ruid == old.ruid || o.instance != w.instance);
-                }
-                if let Some(s) = stored.iter_mut().find(|s| s.ruid == old.ruid) {
-                    fill(s, w, &common, now);
-                    touched.push(s.ruid.clone());
+                    let ruid = stored[i].ruid.clone();
+                    stored.retain(|o| o.ruid == ruid || o.instance != w.instance);
+                    if let Some(s) = stored.iter_mut().find(|s| s.ruid == ruid) {
+                        fill(s, w, &common, now);
+                        touched.push(ruid);
+                    }
+                } else {
+                    fill(&mut stored[i], w, &common, now);
+                    touched.push(stored[i].ruid.clone());
                 }
                 rc = 2;
             } else {
                 if w.expires == 0 {
                     continue;
                 }
+                keep_copy(wi, stored);
                 let mut c = Contact {
                     ruid: ul.next_ruid(),
                     ..Contact::default()
                 };
                 fill(&mut c, w, &common, now);
                 touched.push(c.ruid.clone());
+                // Most AoRs hold one or two bindings: grow one at a time.
+                stored.reserve_exact(1);
                 stored.push(c);
                 rc = 1;
             }
@@ -524,29 +538,34 @@ pub fn save(
             result = Err(RegError::TooMany);
         }
         match result {
-            Ok(()) => outcome = Ok(if new_record || rc == 0 { 1 } else { rc }),
+            Ok(()) => {
+                outcome = Ok(if new_record || rc == 0 { 1 } else { rc });
+                usrloc::sort_contacts(stored, desc_time_order);
+                listing = contact_line(stored, now, &cfg.received_param);
+            }
             Err(e) => {
-                *stored = before;
+                if let Some(b) = before.take() {
+                    *stored = b;
+                }
                 outcome = Err(e);
             }
         }
-        bindings = stored.clone();
     });
-    usrloc::sort_contacts(&mut bindings, ul.config().desc_time_order);
     match outcome {
-        Ok(code) => Ok(Saved { code, bindings }),
-        Err(error) => Err(Refused { error, bindings }),
+        Ok(code) => Ok(Saved { code, listing }),
+        Err(error) => Err(Refused { error }),
     }
 }
 
-/// Writes what a REGISTER asked into a binding.
-fn fill(c: &mut Contact, w: &Wanted, common: &Common, now: u64) {
-    c.uri.clone_from(&w.uri);
+/// Writes what a REGISTER asked into a binding. Each `Wanted` is written
+/// once, so its strings move into the binding.
+fn fill(c: &mut Contact, w: &mut Wanted, common: &Common, now: u64) {
+    c.uri = std::mem::take(&mut w.uri);
     c.expires = now + u64::from(w.expires);
     c.q = w.q;
     c.call_id.clone_from(&common.call_id);
     c.cseq = common.cseq;
-    c.received.clone_from(&w.received);
+    c.received = w.received.take();
     c.path.clone_from(&common.path);
     c.user_agent.clone_from(&common.user_agent);
     c.instance.clone_from(&w.instance);
@@ -597,6 +616,13 @@ pub fn contact_line(bindings: &[Contact], now: u64, received_param: &str) -> Str
 
 /// `Date:` as RFC 3261 §20.17 writes it (RFC 1123 format, GMT).
 pub fn date_line(unix: u64) -> String {
+    let mut s = String::with_capacity(40);
+    push_date_line(&mut s, unix);
+    s
+}
+
+/// Appends [`date_line`] to `out`.
+pub fn push_date_line(out: &mut String, unix: u64) {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -613,7 +639,8 @@ pub fn date_line(unix: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
+    let _ = write!(
+        out,
         "Date: {}, {:02} {} {} {:02}:{:02}:{:02} GMT\r\n",
         DAYS[(days % 7) as usize],
         day,
@@ -622,7 +649,7 @@ pub fn date_line(unix: u64) -> String {
         secs / 3600,
         secs % 3600 / 60,
         secs % 60
-    )
+    );
 }
 
 /// Sends (or, with `SAVE_NO_REPLY`, keeps for `reg_send_reply`) the reply

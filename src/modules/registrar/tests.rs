@@ -246,6 +246,34 @@ fn refresh_retransmission_and_old_cseq() {
 }
 
 #[test]
+fn a_refused_register_changes_no_binding() {
+    // The second contact's CSeq check fails after the first was added.
+    let core = TestCore::new(&[]);
+    let a = "Contact: <sip:alice@192.0.2.10>";
+    assert_eq!(save_msg(&core, register("c", 10, &[a]), 0).0, 1);
+    let both = "Contact: <sip:alice@192.0.2.99>, <sip:alice@192.0.2.10>";
+    let (rc, reply) = save_msg(&core, register("c", 7, &[both]), 0);
+    assert_eq!(rc, -1);
+    assert_eq!(reply.as_ref().and_then(SipMsg::status_code), Some(400));
+    let stored: Vec<String> = table(&core)
+        .lookup("alice", crate::usrloc::now())
+        .into_iter()
+        .map(|c| c.uri)
+        .collect();
+    assert_eq!(stored, ["sip:alice@192.0.2.10"]);
+
+    // Beyond max_contacts, an existing AoR keeps what it had.
+    let core = TestCore::new(&[("registrar", "max_contacts", 1)]);
+    assert_eq!(save_msg(&core, register("c", 1, &[a]), 0).0, 1);
+    let b = "Contact: <sip:alice@192.0.2.11>";
+    assert_eq!(save_msg(&core, register("d", 1, &[b]), 0).0, -2);
+    let stored = table(&core).lookup("alice", crate::usrloc::now());
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].uri, "sip:alice@192.0.2.10");
+    assert_eq!(stored[0].call_id, "c");
+}
+
+#[test]
 fn removal_by_expires_zero_and_star() {
     let core = TestCore::new(&[]);
     let two = "Contact: <sip:alice@192.0.2.1>, <sip:alice@192.0.2.2>";
