@@ -248,6 +248,13 @@ impl<'w> Ctx<'w> {
         self.msg.as_ref().map(|(m, _)| &**m)
     }
 
+    /// The transaction key of the message being routed ([`crate::tm::server_key`]),
+    /// computed once per callback.
+    pub fn txn_key(&mut self) -> Option<crate::tm::TxnKey> {
+        let msg = self.msg.as_ref().map(|(m, _)| &**m)?;
+        crate::tm::request_key(&mut self.tm, msg)
+    }
+
     /// The message being routed, to change it.
     pub fn msg_mut(&mut self) -> Option<&mut SipMsg> {
         self.msg.as_mut().map(|(m, _)| &mut **m)
@@ -325,5 +332,84 @@ impl<'w> Ctx<'w> {
     /// Whether the script asked for the message to be dropped.
     pub fn drop_requested(&self) -> bool {
         self.drop_requested
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CfgValue;
+
+    struct Conf {
+        id: u64,
+        limit: CfgValue,
+    }
+
+    impl CoreServices for Conf {
+        fn is_myself(&self, _: &str, _: Option<u16>, _: Option<Proto>) -> bool {
+            false
+        }
+        fn send(
+            &self,
+            _: Proto,
+            _: std::net::SocketAddr,
+            _: Option<u64>,
+            _: &[u8],
+        ) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn server_header(&self) -> Option<&str> {
+            None
+        }
+        fn advertised(&self, _: Proto, local: std::net::SocketAddr) -> (String, u16) {
+            (local.ip().to_string(), local.port())
+        }
+        fn modparam(&self, _: &str, name: &str) -> Option<&CfgValue> {
+            (name == "limit").then_some(&self.limit)
+        }
+        fn config_id(&self) -> u64 {
+            self.id
+        }
+    }
+
+    thread_local! {
+        static LIMIT: SettingsSlot<i64> = const { std::cell::RefCell::new(None) };
+    }
+
+    fn limit(core: Option<&dyn CoreServices>) -> i64 {
+        match core.and_then(|c| c.modparam("m", "limit")) {
+            Some(CfgValue::Int(i)) => *i,
+            _ => -1,
+        }
+    }
+
+    #[test]
+    fn settings_are_cached_per_configuration() {
+        let a = Conf {
+            id: next_config_id(),
+            limit: CfgValue::Int(5),
+        };
+        let b = Conf {
+            id: next_config_id(),
+            limit: CfgValue::Int(7),
+        };
+        assert_ne!(a.id, b.id);
+        let first = cached_settings(&LIMIT, Some(&a), limit);
+        assert_eq!(*first, 5);
+        let again = cached_settings(&LIMIT, Some(&a), limit);
+        assert!(std::rc::Rc::ptr_eq(&first, &again), "made once");
+        assert_eq!(
+            *cached_settings(&LIMIT, Some(&b), limit),
+            7,
+            "another configuration"
+        );
+        assert_eq!(*cached_settings(&LIMIT, None, limit), -1);
+        // Id 0 is never cached: such a core may change its parameters.
+        let uncached = Conf {
+            id: 0,
+            limit: CfgValue::Int(9),
+        };
+        assert_eq!(*cached_settings(&LIMIT, Some(&uncached), limit), 9);
+        assert_eq!(*cached_settings(&LIMIT, Some(&b), limit), 7);
     }
 }

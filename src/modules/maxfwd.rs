@@ -19,12 +19,17 @@ pub const KAMAILIO_MODULE: &str = "maxfwd";
 /// The default of `modparam("maxfwd", "max_limit", ...)`.
 const DEFAULT_MAX_LIMIT: u32 = 70;
 
-/// The `max_limit` module parameter.
+/// The `max_limit` module parameter, read once per worker.
 fn max_limit(ctx: &Ctx) -> u32 {
-    match ctx.core().and_then(|c| c.modparam("maxfwd", "max_limit")) {
-        Some(CfgValue::Int(n)) => u32::try_from(*n).map_or(DEFAULT_MAX_LIMIT, |n| n.min(255)),
-        _ => DEFAULT_MAX_LIMIT,
+    thread_local! {
+        static SETTINGS: crate::ctx::SettingsSlot<u32> = const { std::cell::RefCell::new(None) };
     }
+    *crate::ctx::cached_settings(&SETTINGS, ctx.core(), |core| {
+        match core.and_then(|c| c.modparam("maxfwd", "max_limit")) {
+            Some(CfgValue::Int(n)) => u32::try_from(*n).map_or(DEFAULT_MAX_LIMIT, |n| n.min(255)),
+            _ => DEFAULT_MAX_LIMIT,
+        }
+    })
 }
 
 /// The received Max-Forwards value: `Ok(None)` when absent, `Err` when it

@@ -54,6 +54,14 @@ struct RrCfg {
 }
 
 impl RrCfg {
+    /// The parameters of `ctx`'s configuration, read once per worker.
+    fn of(ctx: &Ctx) -> std::rc::Rc<RrCfg> {
+        thread_local! {
+            static SETTINGS: crate::ctx::SettingsSlot<RrCfg> = const { std::cell::RefCell::new(None) };
+        }
+        crate::ctx::cached_settings(&SETTINGS, ctx.core(), RrCfg::from_core)
+    }
+
     fn from_core(core: Option<&dyn CoreServices>) -> RrCfg {
         let int = |name: &str, default: i64| -> i64 {
             match core.and_then(|c| c.modparam("rr", name)) {
@@ -248,7 +256,7 @@ fn record(ctx: &mut Ctx, extra: &str, address: Option<&str>) -> i32 {
     if !may_record(ctx) || !clean(extra) || !address.is_none_or(clean) {
         return -1;
     }
-    let cfg = RrCfg::from_core(ctx.core());
+    let cfg = *RrCfg::of(ctx);
     let (Some(recv), Some(core)) = (ctx.recv().copied(), ctx.core()) else {
         log::error("rr", format_args!("record_route needs a received message"));
         return -1;
@@ -366,7 +374,7 @@ fn preset(ctx: &mut Ctx, addrs: &[&str]) -> i32 {
         );
         return -1;
     }
-    let cfg = RrCfg::from_core(ctx.core());
+    let cfg = *RrCfg::of(ctx);
     let Some(parts) = rr_parts(ctx, cfg, "") else {
         return -1;
     };
@@ -428,7 +436,7 @@ pub fn record_route_preset(ctx: &mut Ctx, addr: &str, addr2: &str) -> i32 {
     if addr2.trim().is_empty() {
         return preset(ctx, &[addr]);
     }
-    if RrCfg::from_core(ctx.core()).double_rr == 0 {
+    if RrCfg::of(ctx).double_rr == 0 {
         log::error(
             "rr",
             format_args!("record_route_preset with two addresses needs enable_double_rr"),
@@ -740,7 +748,7 @@ fn after_strict(ctx: &mut Ctx, entries: &[RouteEntry], double_rr: bool) -> i32 {
 }
 
 fn loose_route_with(ctx: &mut Ctx, mode: i32) -> i32 {
-    let cfg = RrCfg::from_core(ctx.core());
+    let cfg = *RrCfg::of(ctx);
     let Some(core) = ctx.core() else {
         log::error("rr", format_args!("loose_route needs a running server"));
         return RR_ERROR;
@@ -967,7 +975,7 @@ pub fn check_route_param(ctx: &mut Ctx, re: &str) -> i32 {
 /// ```
 #[kemi]
 pub fn is_direction(ctx: &mut Ctx, dir: &str) -> i32 {
-    if !RrCfg::from_core(ctx.core()).append_fromtag {
+    if !RrCfg::of(ctx).append_fromtag {
         log::error(
             "rr",
             format_args!("is_direction needs modparam(\"rr\", \"append_fromtag\", 1)"),

@@ -39,7 +39,7 @@
 use kemid_macros::kemi;
 
 use crate::config::CfgValue;
-use crate::ctx::Ctx;
+use crate::ctx::{CoreServices, Ctx};
 use crate::log;
 use crate::modules::sl::send_local_reply_with;
 use crate::sip::{split_commas, unquote, Contacts, HeaderName, Method, Scheme, SipMsg, StartLine};
@@ -77,19 +77,22 @@ const DEFAULT_URI_CHECKS: i32 = 7;
 type Failure = Option<(u16, &'static str)>;
 
 /// Reads an integer module parameter.
-fn int_param(ctx: &Ctx, name: &str, default: i64) -> i64 {
-    match ctx.core().and_then(|c| c.modparam("sanity", name)) {
+fn int_param(core: Option<&dyn CoreServices>, name: &str, default: i64) -> i64 {
+    match core.and_then(|c| c.modparam("sanity", name)) {
         Some(CfgValue::Int(i)) => *i,
         Some(CfgValue::Str(s)) => s.trim().parse().unwrap_or(default),
         None => default,
     }
 }
 
-/// The module parameters a check needs.
+/// The module parameters.
 struct Params {
     proxy_require: Vec<String>,
     size_checks: bool,
     sizes: Sizes,
+    noreply: bool,
+    default_checks: i32,
+    uri_checks: i32,
 }
 
 struct Sizes {
@@ -106,13 +109,21 @@ struct Sizes {
 }
 
 impl Params {
-    fn of(ctx: &Ctx) -> Params {
+    /// The parameters of `ctx`'s configuration, read once per worker.
+    fn of(ctx: &Ctx) -> std::rc::Rc<Params> {
+        thread_local! {
+            static SETTINGS: crate::ctx::SettingsSlot<Params> = const { std::cell::RefCell::new(None) };
+        }
+        crate::ctx::cached_settings(&SETTINGS, ctx.core(), Params::from_core)
+    }
+
+    fn from_core(core: Option<&dyn CoreServices>) -> Params {
         let size =
-            |name: &str, default: i64| usize::try_from(int_param(ctx, name, default)).unwrap_or(0);
-        let proxy_require = match ctx
-            .core()
-            .and_then(|c| c.modparam("sanity", "proxy_require"))
-        {
+            |name: &str, default: i64| usize::try_from(int_param(core, name, default)).unwrap_or(0);
+        let checks = |name: &str, default: i32| {
+            i32::try_from(int_param(core, name, i64::from(default))).unwrap_or(default)
+        };
+        let proxy_require = match core.and_then(|c| c.modparam("sanity", "proxy_require")) {
             Some(CfgValue::Str(s)) => s
                 .split(',')
                 .map(str::trim)
@@ -123,7 +134,10 @@ impl Params {
         };
         Params {
             proxy_require,
-            size_checks: int_param(ctx, "size_checks", 0) != 0,
+            size_checks: int_param(core, "size_checks", 0) != 0,
+            noreply: int_param(core, "noreply", 0) != 0,
+            default_checks: checks("default_checks", DEFAULT_CHECKS),
+            uri_checks: checks("uri_checks", DEFAULT_URI_CHECKS),
             sizes: Sizes {
                 message: size("size_message", 16384),
                 ruri: size("size_ruri", 256),
@@ -522,7 +536,7 @@ fn send(ctx: &mut Ctx, code: u16, reason: &str) -> i32 {
 
 fn check(ctx: &mut Ctx, msg_checks: i32, uri_checks: i32) -> i32 {
     let params = Params::of(ctx);
-    let noreply = int_param(ctx, "noreply", 0) != 0;
+    let noreply = params.noreply;
     let mut headers = String::new();
     let result = match ctx.msg() {
         Some(msg) => run_checks(msg, &params, msg_checks, uri_checks, &mut headers)
@@ -587,11 +601,8 @@ pub fn sanity_check(ctx: &mut Ctx, msg_checks: i32, uri_checks: i32) -> i32 {
 /// ```
 #[kemi]
 pub fn sanity_check_defaults(ctx: &mut Ctx) -> i32 {
-    let msg_checks = i32::try_from(int_param(ctx, "default_checks", i64::from(DEFAULT_CHECKS)))
-        .unwrap_or(DEFAULT_CHECKS);
-    let uri_checks = i32::try_from(int_param(ctx, "uri_checks", i64::from(DEFAULT_URI_CHECKS)))
-        .unwrap_or(DEFAULT_URI_CHECKS);
-    check(ctx, msg_checks, uri_checks)
+    let params = Params::of(ctx);
+    check(ctx, params.default_checks, params.uri_checks)
 }
 
 /// Sends the error reply a failed check prepared, when the module
@@ -613,7 +624,7 @@ pub fn sanity_check_defaults(ctx: &mut Ctx) -> i32 {
 /// ```
 #[kemi]
 pub fn sanity_reply(ctx: &mut Ctx) -> i32 {
-    if !ctx.msg().is_some_and(answerable) || int_param(ctx, "noreply", 0) == 0 {
+    if !ctx.msg().is_some_and(answerable) || !Params::of(ctx).noreply {
         return 1;
     }
     let (code, reason) = ctx

@@ -167,10 +167,12 @@ pub fn send_reply(ctx: &mut Ctx, code: i32, reason: &str) -> i32 {
 fn reply_statefully_if_possible(ctx: &mut Ctx, code: i32, reason: &str) -> i32 {
     let txn = match (&ctx.tm.txn, ctx.core().and_then(|c| c.tm())) {
         (Some(t), Some(tm)) => Some((t.clone(), tm.clone())),
-        (None, Some(tm)) => ctx
-            .msg()
-            .and_then(|m| tm.lookup_request(m))
-            .map(|t| (t, tm.clone())),
+        (None, Some(tm)) => {
+            let tm = tm.clone();
+            ctx.txn_key()
+                .and_then(|k| tm.lookup_key(&k))
+                .map(|t| (t, tm))
+        }
         _ => None,
     };
     let Some((txn, tm)) = txn else {

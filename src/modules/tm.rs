@@ -29,7 +29,7 @@ fn current(ctx: &mut Ctx) -> Option<TxnRef> {
         return Some(t.clone());
     }
     let tm = service(ctx)?;
-    let t = tm.lookup_request(ctx.msg()?)?;
+    let t = tm.lookup_key(&ctx.txn_key()?)?;
     ctx.tm.txn = Some(t.clone());
     Some(t)
 }
@@ -591,16 +591,23 @@ pub fn t_check_trans(ctx: &mut Ctx) -> i32 {
         return 1;
     }
     let Some(tm) = service(ctx) else { return -1 };
+    let Some(method) = ctx.msg().and_then(|m| m.method()) else {
+        return -1;
+    };
+    if method != Method::Cancel && ctx.txn_key().is_none() {
+        return -1;
+    }
     let Some(msg) = ctx.msg() else { return -1 };
-    match msg.method() {
-        Some(Method::Cancel) => {
+    let found = || ctx.tm.key.as_deref().and_then(|k| tm.lookup_key(k));
+    match method {
+        Method::Cancel => {
             if tm.lookup_cancel(msg).is_some() {
                 1
             } else {
                 -1
             }
         }
-        Some(Method::Ack) => match tm.lookup_request(msg) {
+        Method::Ack => match found() {
             Some(t) => {
                 let status = tm::lock(&t).uas.status;
                 if status >= 300 {
@@ -612,7 +619,7 @@ pub fn t_check_trans(ctx: &mut Ctx) -> i32 {
             }
             None => -1,
         },
-        _ => match tm.lookup_request(msg) {
+        _ => match found() {
             Some(t) => {
                 tm.retransmit_reply(&t);
                 0
@@ -634,8 +641,8 @@ pub fn t_check_trans(ctx: &mut Ctx) -> i32 {
 #[kemi]
 pub fn t_lookup_request(ctx: &mut Ctx) -> i32 {
     let found = service(ctx)
-        .zip(ctx.msg())
-        .and_then(|(tm, m)| tm.lookup_request(m))
+        .zip(ctx.txn_key())
+        .and_then(|(tm, k)| tm.lookup_key(&k))
         .is_some();
     if found {
         1

@@ -39,10 +39,10 @@ pub fn t_precheck_trans(ctx: &mut Ctx) -> i32 {
     ) {
         return -1;
     }
-    let Some(key) = tm::server_key(msg) else {
+    let Some(key) = ctx.txn_key() else {
         return -1;
     };
-    if tm.lookup_request(msg).is_some() {
+    if tm.lookup_key(&key).is_some() {
         return 1;
     }
     if tm.precheck_begin(&key) {

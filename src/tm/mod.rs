@@ -17,8 +17,9 @@
 mod timer;
 pub mod txn;
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hash};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -131,12 +132,17 @@ pub struct TmStats {
 
 const SHARDS: usize = 64;
 
+/// The maps of a shard hash with foldhash, seeded per map: several times
+/// cheaper than SipHash on transaction keys, and still not predictable by
+/// a peer choosing branch ids.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Shard {
-    by_key: HashMap<String, TxnRef>,
-    by_id: HashMap<u64, TxnRef>,
+    by_key: FastMap<TxnKey, TxnRef>,
+    by_id: FastMap<u64, TxnRef>,
     /// Requests some worker is processing (`t_precheck_trans`).
-    in_flight: std::collections::HashSet<String>,
+    in_flight: HashSet<TxnKey, foldhash::fast::RandomState>,
 }
 
 /// The tm service.
@@ -195,7 +201,10 @@ pub struct TmRoute {
     pub replied: bool,
     /// The key `t_precheck_trans` registered as in processing; released
     /// when the request route ends.
-    pub precheck: Option<String>,
+    pub precheck: Option<TxnKey>,
+    /// The transaction key of the callback's request, computed once
+    /// ([`request_key`]).
+    pub key: Option<TxnKey>,
 }
 
 impl TmRoute {
@@ -226,32 +235,57 @@ pub enum ReplyStep {
     Failure(String),
 }
 
+/// A server transaction's key, shared by the table, the transaction and
+/// the callback that looked it up.
+pub type TxnKey = Arc<str>;
+
 /// The key of a server transaction (RFC 3261 §17.2.3): the top Via's
 /// branch and sent-by, and the method (ACK counts as INVITE). For requests
 /// without the RFC 3261 magic cookie: Call-ID, From tag, CSeq number and
 /// top Via.
-pub fn server_key(msg: &SipMsg) -> Option<String> {
-    let via = msg.top_via().ok()?;
+pub fn server_key(msg: &SipMsg) -> Option<TxnKey> {
     let method = match msg.method()? {
-        Method::Ack => "INVITE".to_owned(),
-        _ => msg.method_str()?.to_owned(),
+        Method::Ack => "INVITE",
+        _ => msg.method_str()?,
     };
+    key_with_method(msg, method)
+}
+
+/// The key of the request `msg` with `method` in place of its own (a
+/// CANCEL looks for its INVITE).
+fn key_with_method(msg: &SipMsg, method: &str) -> Option<TxnKey> {
+    let via = msg.top_via().ok()?;
+    let mut k = String::with_capacity(96);
     match via.branch() {
-        Some(b) if b.starts_with("z9hG4bK") => Some(format!(
-            "{b}|{}|{method}",
-            via.sent_by().to_ascii_lowercase()
-        )),
+        Some(b) if b.starts_with("z9hG4bK") => {
+            k.push_str(b);
+            k.push('|');
+            k.extend(via.sent_by().chars().map(|c| c.to_ascii_lowercase()));
+        }
         _ => {
             let cseq = msg.cseq().ok()?;
             let from_tag = msg.from_header().ok().and_then(|f| f.tag()).unwrap_or("");
-            Some(format!(
-                "{}|{from_tag}|{}|{}|{method}",
+            let _ = write!(
+                k,
+                "{}|{from_tag}|{}|{}",
                 msg.call_id().ok()?,
                 cseq.number(),
                 via.as_str()
-            ))
+            );
         }
     }
+    k.push('|');
+    k.push_str(method);
+    Some(Arc::from(k))
+}
+
+/// The transaction key of the request a callback runs for, computed on
+/// first use and kept in `route` for the other tm calls of the callback.
+pub fn request_key(route: &mut TmRoute, msg: &SipMsg) -> Option<TxnKey> {
+    if route.key.is_none() {
+        route.key = server_key(msg);
+    }
+    route.key.clone()
 }
 
 /// The branch id of client branch `idx` of transaction `id`.
@@ -267,9 +301,10 @@ fn parse_branch_id(b: &str) -> Option<(u64, usize)> {
 }
 
 fn shard_of<T: Hash + ?Sized>(k: &T) -> usize {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    k.hash(&mut h);
-    (h.finish() as usize) % SHARDS
+    // A fixed seed: the shard must not change between calls. A peer aiming
+    // at one shard only makes workers wait on one lock; each shard's maps
+    // have seeds of their own.
+    (foldhash::fast::FixedState::with_seed(0x6b65_6d69_6474_6d31).hash_one(k) as usize) % SHARDS
 }
 
 /// Where replies to a request go.
@@ -304,8 +339,8 @@ impl Tm {
 
     /// Registers a request key as being processed; false when another
     /// worker has it.
-    pub fn precheck_begin(&self, key: &str) -> bool {
-        self.shard(shard_of(key)).in_flight.insert(key.to_owned())
+    pub fn precheck_begin(&self, key: &TxnKey) -> bool {
+        self.shard(shard_of(&**key)).in_flight.insert(key.clone())
     }
 
     /// Releases a key registered by [`Tm::precheck_begin`].
@@ -320,33 +355,17 @@ impl Tm {
 
     /// The transaction of a request, by its key.
     pub fn lookup_request(&self, msg: &SipMsg) -> Option<TxnRef> {
-        let key = server_key(msg)?;
-        self.shard(shard_of(&key)).by_key.get(&key).cloned()
+        self.lookup_key(&server_key(msg)?)
+    }
+
+    /// The transaction with the key `key` ([`server_key`]).
+    pub fn lookup_key(&self, key: &str) -> Option<TxnRef> {
+        self.shard(shard_of(key)).by_key.get(key).cloned()
     }
 
     /// The INVITE transaction a CANCEL is for.
     pub fn lookup_cancel(&self, cancel: &SipMsg) -> Option<TxnRef> {
-        let via = cancel.top_via().ok()?;
-        let key = match via.branch() {
-            Some(b) if b.starts_with("z9hG4bK") => {
-                format!("{b}|{}|INVITE", via.sent_by().to_ascii_lowercase())
-            }
-            _ => {
-                let cseq = cancel.cseq().ok()?;
-                let from_tag = cancel
-                    .from_header()
-                    .ok()
-                    .and_then(|f| f.tag())
-                    .unwrap_or("");
-                format!(
-                    "{}|{from_tag}|{}|{}|INVITE",
-                    cancel.call_id().ok()?,
-                    cseq.number(),
-                    via.as_str()
-                )
-            }
-        };
-        self.shard(shard_of(&key)).by_key.get(&key).cloned()
+        self.lookup_key(&key_with_method(cancel, "INVITE")?)
     }
 
     /// The transaction and branch a reply belongs to.
@@ -372,8 +391,11 @@ impl Tm {
         state: MsgState,
         route: &TmRoute,
     ) -> Result<Created, String> {
-        let key = server_key(msg).ok_or("the request has no usable Via, CSeq or Call-ID")?;
-        if let Some(existing) = self.shard(shard_of(&key)).by_key.get(&key).cloned() {
+        let key = match &route.key {
+            Some(k) => k.clone(),
+            None => server_key(msg).ok_or("the request has no usable Via, CSeq or Call-ID")?,
+        };
+        if let Some(existing) = self.lookup_key(&key) {
             self.retransmit_reply(&existing);
             return Ok(Created::Existing(existing));
         }
@@ -398,6 +420,7 @@ impl Tm {
         let _ = request.fix_top_via(recv.src, state.force_rport);
         let txn = Transaction {
             id,
+            key: Some(key.clone()),
             method,
             uas: Uas {
                 reply_target: reply_target(msg, recv),
@@ -424,7 +447,7 @@ impl Tm {
         };
         let t = Arc::new(Mutex::new(txn));
         {
-            let mut shard = self.shard(shard_of(&key));
+            let mut shard = self.shard(shard_of(&*key));
             if let Some(existing) = shard.by_key.get(&key).cloned() {
                 // Another worker created it meanwhile.
                 drop(shard);
@@ -946,11 +969,8 @@ impl Tm {
 
     /// Removes a finished transaction from the table.
     fn free(&self, g: &Transaction) {
-        if let Some(key) = server_key(&g.uas.request) {
-            let mut s = self.shard(shard_of(&key));
-            if s.by_key.get(&key).is_some_and(|t| Arc::strong_count(t) > 0) {
-                s.by_key.remove(&key);
-            }
+        if let Some(key) = &g.key {
+            self.shard(shard_of(&**key)).by_key.remove(key);
         }
         self.shard(shard_of(&g.id)).by_id.remove(&g.id);
         self.stats.freed.fetch_add(1, Ordering::Relaxed);

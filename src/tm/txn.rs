@@ -106,6 +106,8 @@ pub struct Uas {
 #[derive(Debug)]
 pub struct Transaction {
     pub id: u64,
+    /// Its key in the table ([`super::server_key`]).
+    pub key: Option<super::TxnKey>,
     pub method: Method,
     pub uas: Uas,
     pub branches: Vec<Branch>,
@@ -221,6 +223,7 @@ mod tests {
             conn: None,
         };
         Transaction {
+            key: None,
             id: 1,
             method: Method::Invite,
             uas: Uas {
