@@ -362,6 +362,38 @@ fn parallel_forking_takes_the_first_2xx_and_cancels_the_other_branch() {
 }
 
 #[test]
+fn a_6xx_on_one_branch_cancels_the_others_and_goes_upstream() {
+    each_engine(|lang| {
+        let second = UdpClient::new(false);
+        let server = start(lang, &script(second.local()), CFG);
+        let proxy = addr(&server, Proto::Udp, false);
+        let first = UdpClient::new(false);
+        let caller = UdpClient::new(false);
+        let (inv, _) = invite(&caller, proxy, first.local());
+        let inv = String::from_utf8(inv).expect("text").replacen(
+            "INVITE sip:bob@",
+            "INVITE sip:fork@",
+            1,
+        );
+        caller.send(proxy, inv.as_bytes());
+        let a = expect_request(&first, Method::Invite, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: branch 1"));
+        let b = expect_request(&second, Method::Invite, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: branch 2"));
+        answer(&first, &a, 180, "a");
+        answer(&second, &b, 603, "b");
+        // The ringing branch is cancelled at once, before it answers.
+        let c = expect_request(&first, Method::Cancel, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: no CANCEL after the 603"));
+        answer(&first, &c, 200, "a");
+        answer(&first, &a, 487, "a");
+        let codes = replies_until_final(&caller, Duration::from_secs(3));
+        assert_eq!(codes.last(), Some(&603), "{lang:?}: {codes:?}");
+        server.stop();
+    });
+}
+
+#[test]
 fn the_failure_route_reads_the_reply_through_t_pseudo_variables() {
     each_engine(|lang| {
         let second = UdpClient::new(false);

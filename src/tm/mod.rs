@@ -853,6 +853,16 @@ impl Tm {
         if (200..300).contains(&code) {
             return self.relay_upstream(g, reply, code, &env);
         }
+        if is_invite && code >= 600 && !g.settings.disable_6xx {
+            // RFC 3261 §16.7 step 5: a 6xx ends the search; the other
+            // branches are cancelled and the 6xx goes upstream once all are
+            // final (it ranks first in `best_failure`).
+            for i in 0..g.branches.len() {
+                if i != idx {
+                    self.cancel_branch(g, i);
+                }
+            }
+        }
         if let Some(name) = g.callbacks.on_branch_failure.clone() {
             return ReplyStep::BranchFailure(name);
         }
