@@ -325,71 +325,79 @@ fn finished_transactions_are_freed_after_the_wait_timer() {
     server.stop();
 }
 
+/// A call to `sip:fork@` through a proxy running [`script`]: forked to
+/// `first` (the Request-URI) and `second` (an appended branch).
+struct Forked {
+    server: kemid::server::Server,
+    caller: UdpClient,
+    first: UdpClient,
+    second: UdpClient,
+    /// The INVITE each branch received.
+    a: SipMsg,
+    b: SipMsg,
+}
+
+fn forked_call(lang: Lang) -> Forked {
+    let second = UdpClient::new(false);
+    let server = start(lang, &script(second.local()), CFG);
+    let proxy = addr(&server, Proto::Udp, false);
+    let first = UdpClient::new(false);
+    let caller = UdpClient::new(false);
+    let (inv, _) = invite(&caller, proxy, first.local());
+    let inv =
+        String::from_utf8(inv)
+            .expect("text")
+            .replacen("INVITE sip:bob@", "INVITE sip:fork@", 1);
+    caller.send(proxy, inv.as_bytes());
+    let a = expect_request(&first, Method::Invite, Duration::from_secs(2))
+        .unwrap_or_else(|| panic!("{lang:?}: branch 1"));
+    let b = expect_request(&second, Method::Invite, Duration::from_secs(2))
+        .unwrap_or_else(|| panic!("{lang:?}: branch 2"));
+    Forked {
+        server,
+        caller,
+        first,
+        second,
+        a,
+        b,
+    }
+}
+
 #[test]
 fn parallel_forking_takes_the_first_2xx_and_cancels_the_other_branch() {
     each_engine(|lang| {
-        let second = UdpClient::new(false);
-        let server = start(lang, &script(second.local()), CFG);
-        let proxy = addr(&server, Proto::Udp, false);
-        let first = UdpClient::new(false);
-        let caller = UdpClient::new(false);
-        let (inv, _) = invite(&caller, proxy, first.local());
-        let inv = String::from_utf8(inv).expect("text").replacen(
-            "INVITE sip:bob@",
-            "INVITE sip:fork@",
-            1,
-        );
-        caller.send(proxy, inv.as_bytes());
-        let a = expect_request(&first, Method::Invite, Duration::from_secs(2))
-            .unwrap_or_else(|| panic!("{lang:?}: branch 1"));
-        let b = expect_request(&second, Method::Invite, Duration::from_secs(2))
-            .unwrap_or_else(|| panic!("{lang:?}: branch 2"));
-        answer(&first, &a, 180, "a");
-        answer(&second, &b, 200, "b");
-        let codes = replies_until_final(&caller, Duration::from_secs(3));
+        let f = forked_call(lang);
+        answer(&f.first, &f.a, 180, "a");
+        answer(&f.second, &f.b, 200, "b");
+        let codes = replies_until_final(&f.caller, Duration::from_secs(3));
         assert_eq!(codes.last(), Some(&200), "{lang:?}: {codes:?}");
         // The ringing branch is cancelled.
-        let c = expect_request(&first, Method::Cancel, Duration::from_secs(2))
+        let c = expect_request(&f.first, Method::Cancel, Duration::from_secs(2))
             .unwrap_or_else(|| panic!("{lang:?}: CANCEL"));
-        answer(&first, &c, 200, "a");
-        answer(&first, &a, 487, "a");
+        answer(&f.first, &c, 200, "a");
+        answer(&f.first, &f.a, 487, "a");
         assert!(
-            expect_request(&first, Method::Ack, Duration::from_secs(2)).is_some(),
+            expect_request(&f.first, Method::Ack, Duration::from_secs(2)).is_some(),
             "{lang:?}: 487 ACKed"
         );
-        server.stop();
+        f.server.stop();
     });
 }
 
 #[test]
 fn a_6xx_on_one_branch_cancels_the_others_and_goes_upstream() {
     each_engine(|lang| {
-        let second = UdpClient::new(false);
-        let server = start(lang, &script(second.local()), CFG);
-        let proxy = addr(&server, Proto::Udp, false);
-        let first = UdpClient::new(false);
-        let caller = UdpClient::new(false);
-        let (inv, _) = invite(&caller, proxy, first.local());
-        let inv = String::from_utf8(inv).expect("text").replacen(
-            "INVITE sip:bob@",
-            "INVITE sip:fork@",
-            1,
-        );
-        caller.send(proxy, inv.as_bytes());
-        let a = expect_request(&first, Method::Invite, Duration::from_secs(2))
-            .unwrap_or_else(|| panic!("{lang:?}: branch 1"));
-        let b = expect_request(&second, Method::Invite, Duration::from_secs(2))
-            .unwrap_or_else(|| panic!("{lang:?}: branch 2"));
-        answer(&first, &a, 180, "a");
-        answer(&second, &b, 603, "b");
+        let f = forked_call(lang);
+        answer(&f.first, &f.a, 180, "a");
+        answer(&f.second, &f.b, 603, "b");
         // The ringing branch is cancelled at once, before it answers.
-        let c = expect_request(&first, Method::Cancel, Duration::from_secs(2))
+        let c = expect_request(&f.first, Method::Cancel, Duration::from_secs(2))
             .unwrap_or_else(|| panic!("{lang:?}: no CANCEL after the 603"));
-        answer(&first, &c, 200, "a");
-        answer(&first, &a, 487, "a");
-        let codes = replies_until_final(&caller, Duration::from_secs(3));
+        answer(&f.first, &c, 200, "a");
+        answer(&f.first, &f.a, 487, "a");
+        let codes = replies_until_final(&f.caller, Duration::from_secs(3));
         assert_eq!(codes.last(), Some(&603), "{lang:?}: {codes:?}");
-        server.stop();
+        f.server.stop();
     });
 }
 
