@@ -10,8 +10,8 @@
 use std::net::SocketAddr;
 
 use kemid::sip::{
-    build_bad_request, build_reply, frame, Contacts, Frame, HeaderName, Limits, ParseErrorKind,
-    SipMsg, Span,
+    build_bad_request, build_reply, frame, Contacts, Frame, Framer, HeaderName, Limits,
+    ParseErrorKind, SipMsg, Span,
 };
 use proptest::prelude::*;
 
@@ -343,6 +343,65 @@ proptest! {
         prop_assert!(buf.is_empty());
         prop_assert_eq!(received, sent);
     }
+}
+
+proptest! {
+    /// A `Framer` fed a stream piece by piece says what `frame` says of the
+    /// same bytes at every step, garbage included.
+    #[test]
+    fn framer_agrees_with_frame(
+        order in prop::collection::vec(any::<prop::sample::Index>(), 1..6),
+        noise in prop::collection::vec(any::<u8>(), 0..64),
+        noise_at in any::<prop::sample::Index>(),
+        chunk in 1usize..64,
+    ) {
+        let corpus = corpus();
+        let mut stream = Vec::new();
+        for (k, i) in order.iter().enumerate() {
+            if k == noise_at.index(order.len()) {
+                stream.extend_from_slice(&noise);
+            }
+            stream.extend_from_slice(&corpus[i.index(corpus.len())]);
+        }
+        let limits = Limits::default();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut framer = Framer::default();
+        'feed: for piece in stream.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            loop {
+                let want = frame(&buf, limits);
+                let got = framer.next(&buf, limits);
+                prop_assert_eq!(got, want);
+                match want {
+                    Frame::Keepalive(n) | Frame::Complete(n) => { buf.drain(..n); }
+                    Frame::Incomplete => break,
+                    Frame::Error(_) => break 'feed,
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_message_in_one_byte_pieces_is_framed_once_complete() {
+    let body = "x".repeat(3000);
+    let msg = format!(
+        "MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut framer = Framer::default();
+    let bytes = msg.as_bytes();
+    for n in 1..bytes.len() {
+        assert_eq!(
+            framer.next(&bytes[..n], Limits::default()),
+            Frame::Incomplete,
+            "at {n}"
+        );
+    }
+    assert_eq!(
+        framer.next(bytes, Limits::default()),
+        Frame::Complete(bytes.len())
+    );
 }
 
 fn parse_err(bytes: &[u8]) -> ParseErrorKind {

@@ -34,6 +34,26 @@ pub enum Frame {
 /// A message without Content-Length is an error (RFC 3261 §18.3), except an
 /// HTTP request, whose missing Content-Length means an empty body.
 pub fn frame(buf: &[u8], limits: Limits) -> Frame {
+    match scan(buf, limits) {
+        Scan::Frame(f) => f,
+        Scan::Body(_) => Frame::Incomplete,
+    }
+}
+
+/// What [`scan`] found: a frame, or headers complete and a message of
+/// this total length still arriving.
+enum Scan {
+    Frame(Frame),
+    Body(usize),
+}
+
+impl From<Frame> for Scan {
+    fn from(f: Frame) -> Scan {
+        Scan::Frame(f)
+    }
+}
+
+fn scan(buf: &[u8], limits: Limits) -> Scan {
     let limits = limits.effective();
     let mut i = 0;
     while i < buf.len() {
@@ -44,15 +64,15 @@ pub fn frame(buf: &[u8], limits: Limits) -> Frame {
         }
     }
     if i > 0 {
-        return Frame::Keepalive(i);
+        return Frame::Keepalive(i).into();
     }
     if buf.is_empty() || buf == b"\r" {
-        return Frame::Incomplete;
+        return Frame::Incomplete.into();
     }
 
     let window = &buf[..buf.len().min(limits.max_size)];
     let Some(first_lf) = find_byte(window, 0, b'\n') else {
-        return too_large_or_incomplete(buf, limits);
+        return too_large_or_incomplete(buf, limits).into();
     };
     let http = is_http_request_line(&window[..first_lf]);
     let mut pos = first_lf + 1;
@@ -64,7 +84,7 @@ pub fn frame(buf: &[u8], limits: Limits) -> Frame {
     let mut length_value = (0, 0);
     let body_start = loop {
         let Some(lf) = find_byte(window, pos, b'\n') else {
-            return too_large_or_incomplete(buf, limits);
+            return too_large_or_incomplete(buf, limits).into();
         };
         let end = if lf > pos && window[lf - 1] == b'\r' {
             lf - 1
@@ -74,7 +94,7 @@ pub fn frame(buf: &[u8], limits: Limits) -> Frame {
         if end == pos {
             if in_length {
                 if let Err(e) = take_length(window, length_value, &mut length) {
-                    return Frame::Error(e);
+                    return Frame::Error(e).into();
                 }
             }
             break lf + 1;
@@ -86,12 +106,12 @@ pub fn frame(buf: &[u8], limits: Limits) -> Frame {
         } else {
             if in_length {
                 if let Err(e) = take_length(window, length_value, &mut length) {
-                    return Frame::Error(e);
+                    return Frame::Error(e).into();
                 }
             }
             headers += 1;
             if headers > limits.max_headers {
-                return Frame::Error(ParseError::new(K::TooManyHeaders, pos));
+                return Frame::Error(ParseError::new(K::TooManyHeaders, pos)).into();
             }
             let name_end = token_end(window, pos, end);
             let colon = skip_blank(window, name_end, end);
@@ -104,17 +124,78 @@ pub fn frame(buf: &[u8], limits: Limits) -> Frame {
     };
 
     let Some(n) = length.or(http.then_some(0)) else {
-        return Frame::Error(ParseError::new(K::MissingContentLength, body_start));
+        return Frame::Error(ParseError::new(K::MissingContentLength, body_start)).into();
     };
     let total = body_start.saturating_add(n as usize);
     if total > limits.max_size {
-        return Frame::Error(ParseError::new(K::TooLarge, body_start));
+        return Frame::Error(ParseError::new(K::TooLarge, body_start)).into();
     }
     if total > buf.len() {
-        Frame::Incomplete
+        Scan::Body(total)
     } else {
-        Frame::Complete(total)
+        Frame::Complete(total).into()
     }
+}
+
+/// [`frame`] for one stream, without rescanning: it remembers how far it
+/// looked for the end of the headers and, once they are read, how long
+/// the message is, so a peer sending a message in tiny pieces costs work
+/// in proportion to its size, not to its size squared.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Framer {
+    /// Bytes already searched for the empty line ending the headers.
+    scanned: usize,
+    /// The length of the message whose body is still arriving.
+    total: Option<usize>,
+}
+
+impl Framer {
+    /// What the start of `buf` holds, as [`frame`] says. `buf` is the
+    /// stream's unconsumed bytes: the same buffer, grown, until a
+    /// `Keepalive` or `Complete` is consumed from its front.
+    pub fn next(&mut self, buf: &[u8], limits: Limits) -> Frame {
+        if let Some(total) = self.total {
+            if buf.len() < total {
+                return Frame::Incomplete;
+            }
+        } else if buf.first().is_some_and(|b| !matches!(b, b'\r' | b'\n')) {
+            let max = limits.effective().max_size;
+            let window = &buf[..buf.len().min(max)];
+            if !headers_end_after(window, self.scanned.saturating_sub(3)) {
+                self.scanned = window.len();
+                if buf.len() < max {
+                    return Frame::Incomplete;
+                }
+            }
+        }
+        match scan(buf, limits) {
+            Scan::Body(total) => {
+                self.total = Some(total);
+                Frame::Incomplete
+            }
+            Scan::Frame(f) => {
+                if f != Frame::Incomplete {
+                    // Consumed or fatal: the next call starts afresh.
+                    *self = Framer::default();
+                }
+                f
+            }
+        }
+    }
+}
+
+/// Whether `b` holds an empty line (LF LF or LF CR LF) with its first LF
+/// at or after `from`.
+fn headers_end_after(b: &[u8], from: usize) -> bool {
+    let mut at = from;
+    while let Some(lf) = find_byte(b, at, b'\n') {
+        match b.get(lf + 1) {
+            Some(b'\n') => return true,
+            Some(b'\r') if b.get(lf + 2) == Some(&b'\n') => return true,
+            _ => at = lf + 1,
+        }
+    }
+    false
 }
 
 /// Reads one Content-Length value, checking it against earlier ones.

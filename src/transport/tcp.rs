@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use super::{Proto, RecvInfo};
 use crate::log;
-use crate::sip::{frame, Frame, Limits};
+use crate::sip::{Frame, Framer, Limits};
 
 /// Limits of the TCP transport.
 #[derive(Clone, Copy, Debug)]
@@ -196,6 +196,7 @@ impl TcpTransport {
             ..Limits::default()
         };
         let mut buf: Vec<u8> = Vec::with_capacity(4096);
+        let mut framer = Framer::default();
         let mut chunk = vec![0u8; 16 * 1024];
         'read: loop {
             let n = match tokio::time::timeout(self.limits.idle, reader.read(&mut chunk)).await {
@@ -222,7 +223,7 @@ impl TcpTransport {
             }
             buf.extend_from_slice(&chunk[..n]);
             loop {
-                match frame(&buf, limits) {
+                match framer.next(&buf, limits) {
                     Frame::Incomplete => break,
                     Frame::Keepalive(k) => {
                         if k >= 4 {
