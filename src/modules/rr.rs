@@ -87,28 +87,6 @@ impl RrCfg {
     }
 }
 
-/// Removes an insertion recorded on `msg` whose text is exactly `line`.
-///
-/// The message model records edits and offers no public way to take one
-/// back; Record-Route lines this module added are the only edits it
-/// withdraws (to rewrite them with new parameters, or for
-/// `remove_record_route`), so the removal is kept here, on the
-/// crate-visible edit list.
-fn withdraw_insertion(msg: &mut SipMsg, line: &[u8]) -> bool {
-    let edits = &mut msg.edits;
-    let found = edits
-        .ops
-        .iter()
-        .rposition(|o| o.start == o.end && o.text.bytes(&edits.arena) == line);
-    match found {
-        Some(i) => {
-            edits.ops.remove(i);
-            true
-        }
-        None => false,
-    }
-}
-
 fn rr_line(value: &str) -> Vec<u8> {
     format!("Record-Route: {value}\r\n").into_bytes()
 }
@@ -233,7 +211,7 @@ fn insert(ctx: &mut Ctx, values: Vec<String>) -> i32 {
         if let Err(e) = msg.add_record_route(v) {
             log::error("rr", format_args!("cannot add Record-Route {v}: {e}"));
             for done in &values[..i] {
-                withdraw_insertion(msg, &rr_line(done));
+                msg.withdraw_insertion(&rr_line(done));
             }
             return -1;
         }
@@ -461,7 +439,7 @@ pub fn remove_record_route(ctx: &mut Ctx) -> i32 {
     let added = std::mem::take(&mut ctx.state_mut().rr.added);
     if let Some(msg) = ctx.msg_mut() {
         for v in &added {
-            withdraw_insertion(msg, &rr_line(v));
+            msg.withdraw_insertion(&rr_line(v));
         }
     }
     1
@@ -499,7 +477,7 @@ pub fn add_rr_param(ctx: &mut Ctx, param: &str) -> i32 {
     let Some(msg) = ctx.msg_mut() else { return -1 };
     let mut rewritten = Vec::with_capacity(added.len());
     for v in &added {
-        withdraw_insertion(msg, &rr_line(v));
+        msg.withdraw_insertion(&rr_line(v));
         let new = match v.strip_suffix('>') {
             Some(inner) => format!("{inner}{p}>"),
             None => v.clone(),

@@ -252,6 +252,25 @@ impl SipMsg {
         Ok(())
     }
 
+    /// Takes back the latest recorded insertion whose text is exactly
+    /// `text` (a header line an earlier call added, to rewrite it or to
+    /// remove it again); false when there is none. Replacements and
+    /// deletions of the original are not insertions and stay.
+    pub fn withdraw_insertion(&mut self, text: &[u8]) -> bool {
+        let edits = &mut self.edits;
+        let found = edits
+            .ops
+            .iter()
+            .rposition(|o| o.start == o.end && o.text.bytes(&edits.arena) == text);
+        match found {
+            Some(i) => {
+                edits.ops.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Removes the top Via value: its whole line when it is alone on the
     /// line, otherwise just the value and the comma after it (what a proxy
     /// does to a reply before forwarding it).
@@ -414,6 +433,28 @@ mod tests {
         assert_eq!(m.add_via("a\r\nb"), Err(EditError::InvalidText));
         assert_eq!(m.set_ruri("sip:a b"), Err(EditError::InvalidText));
         assert_eq!(m.set_du(""), Err(EditError::InvalidText));
+    }
+
+    #[test]
+    fn an_insertion_can_be_withdrawn() {
+        let mut m = msg();
+        assert_eq!(m.add_record_route("<sip:p1;lr>"), Ok(()));
+        assert_eq!(m.add_record_route("<sip:p2;lr>"), Ok(()));
+        assert_eq!(m.delete_header(0), Ok(()));
+        assert!(m.withdraw_insertion(b"Record-Route: <sip:p1;lr>\r\n"));
+        assert!(
+            !m.withdraw_insertion(b"Record-Route: <sip:p1;lr>\r\n"),
+            "only once"
+        );
+        assert!(
+            !m.withdraw_insertion(b"Via: SIP/2.0/UDP h\r\n"),
+            "not an insertion"
+        );
+        let out = String::from_utf8(m.to_bytes()).expect("text");
+        assert_eq!(
+            out,
+            "OPTIONS sip:x SIP/2.0\r\nRecord-Route: <sip:p2;lr>\r\nl: 2\r\n\r\nab"
+        );
     }
 
     #[test]
