@@ -19,6 +19,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the SIP server with a kamailio.cfg-style configuration.
+    ///
+    /// Signals: SIGHUP reloads the routing script (a broken one is refused
+    /// and the running one keeps serving); SIGTERM and SIGINT stop the
+    /// server once each worker has finished its message, removing the
+    /// control socket.
     Run(RunArgs),
     /// Regenerate the IDE stubs (stubs/) and the API reference (docs/kemi/)
     /// from the annotated modules compiled into this binary.
@@ -235,11 +240,14 @@ fn run(args: &RunArgs) -> ExitCode {
         server.stop();
         return ExitCode::FAILURE;
     }
-    reload_on_sighup(std::sync::Arc::clone(&state));
+    handle_signals(std::sync::Arc::clone(&state), server.stopper());
     if args.watch {
         watch_script(std::sync::Arc::clone(&state));
     }
     server.wait();
+    // Stopped by SIGTERM or SIGINT: the control socket goes with us.
+    let _ = std::fs::remove_file(&socket);
+    kemid::log::notice("core", format_args!("stopped"));
     ExitCode::SUCCESS
 }
 
@@ -257,8 +265,9 @@ fn control_socket_from_config(config: &kemid::config::Config) -> Option<PathBuf>
     }
 }
 
-/// Reloads the script on SIGHUP.
-fn reload_on_sighup(state: std::sync::Arc<kemid::rpc::RpcState>) {
+/// Reloads the script on SIGHUP; stops the server on SIGTERM and SIGINT
+/// (each worker finishes the message it is handling first).
+fn handle_signals(state: std::sync::Arc<kemid::rpc::RpcState>, stopper: kemid::server::Stopper) {
     let spawned = std::thread::Builder::new()
         .name("kemid-signals".into())
         .spawn(move || {
@@ -268,26 +277,41 @@ fn reload_on_sighup(state: std::sync::Arc<kemid::rpc::RpcState>) {
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    eprintln!("kemid: no SIGHUP handling: {e}");
+                    eprintln!("kemid: no signal handling: {e}");
                     return;
                 }
             };
             rt.block_on(async move {
                 use tokio::signal::unix::{signal, SignalKind};
-                let Ok(mut hup) = signal(SignalKind::hangup()) else {
-                    eprintln!("kemid: cannot install the SIGHUP handler");
+                let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+                    signal(SignalKind::hangup()),
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) else {
+                    eprintln!("kemid: cannot install the signal handlers");
                     return;
                 };
-                while hup.recv().await.is_some() {
-                    let state = std::sync::Arc::clone(&state);
-                    // Reloading compiles the script: keep it off the signal loop.
-                    let _ = tokio::task::spawn_blocking(move || kemid::rpc::reload_script(&state))
-                        .await;
+                loop {
+                    tokio::select! {
+                        _ = hup.recv() => {
+                            let state = std::sync::Arc::clone(&state);
+                            // Reloading compiles the script: keep it off the
+                            // signal loop.
+                            let _ = tokio::task::spawn_blocking(move || {
+                                kemid::rpc::reload_script(&state)
+                            })
+                            .await;
+                        }
+                        _ = term.recv() => break,
+                        _ = int.recv() => break,
+                    }
                 }
+                kemid::log::notice("core", format_args!("stopping on a signal"));
+                stopper.stop();
             });
         });
     if let Err(e) = spawned {
-        eprintln!("kemid: no SIGHUP handling: {e}");
+        eprintln!("kemid: no signal handling: {e}");
     }
 }
 

@@ -104,6 +104,23 @@ impl std::fmt::Display for StartError {
 impl std::error::Error for StartError {}
 
 /// A running server.
+/// See [`Server::stopper`].
+#[derive(Clone)]
+pub struct Stopper {
+    shutdown: Arc<AtomicBool>,
+    queues: Vec<mpsc::SyncSender<worker::Job>>,
+}
+
+impl Stopper {
+    /// Asks every worker to stop after its current message.
+    pub fn stop(&self) {
+        self.shutdown.store(true, Ordering::Release);
+        for q in &self.queues {
+            let _ = q.try_send(worker::Job::Wake);
+        }
+    }
+}
+
 pub struct Server {
     core: Arc<Core>,
     store: Arc<ScriptStore>,
@@ -274,12 +291,19 @@ impl Server {
 
     /// Asks every worker to stop and waits for them.
     pub fn stop(mut self) {
-        self.shutdown.store(true, Ordering::Release);
-        for q in &self.tcp_queues {
-            let _ = q.try_send(worker::Job::Wake);
-        }
+        self.stopper().stop();
         for w in self.workers.drain(..) {
             let _ = w.join();
+        }
+    }
+
+    /// A handle another thread (a signal handler) uses to make the server
+    /// stop; [`Server::wait`] then returns once every worker has finished
+    /// the message it was handling.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            shutdown: Arc::clone(&self.shutdown),
+            queues: self.tcp_queues.clone(),
         }
     }
 

@@ -1,0 +1,98 @@
+//! The `kemid` binary as an operator runs it: started with a
+//! configuration, answering, and stopping cleanly on SIGTERM.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{options, UdpClient};
+
+/// A fresh folder for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kemid-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A UDP port free at the time of asking.
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn sigterm_stops_the_server_and_removes_the_control_socket() {
+    let dir = scratch("sigterm");
+    let port = free_port();
+    std::fs::write(
+        dir.join("kemid.cfg"),
+        format!(
+            "#!KAMAILIO\nchildren=2\nlisten=udp:127.0.0.1:{port}\nloadmodule \"sl.so\"\nloadmodule \"app_jsdt.so\"\nmodparam(\"app_jsdt\", \"load\", \"route.js\")\ncfgengine \"jsdt\"\n"
+        ),
+    )
+    .expect("write cfg");
+    std::fs::write(
+        dir.join("route.js"),
+        "function ksr_request_route() { KSR.sl.sl_send_reply(200, \"Up\"); }\n",
+    )
+    .expect("write script");
+    let socket = dir.join("ctl.sock");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kemid"))
+        .arg("run")
+        .arg("-f")
+        .arg(dir.join("kemid.cfg"))
+        .arg("-s")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kemid starts");
+
+    // It answers once started.
+    let client = UdpClient::new(false);
+    let to = format!("127.0.0.1:{port}").parse().expect("address");
+    let mut answered = None;
+    let end = Instant::now() + Duration::from_secs(20);
+    while answered.is_none() && Instant::now() < end {
+        // The reply goes to the Via's sent-by: the client's own address.
+        let via = client.local().to_string();
+        client.send(to, &options(&format!("sip:127.0.0.1:{port}"), &via, &[]));
+        answered = client.recv(Duration::from_millis(200));
+    }
+    let answered = answered.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("kemid did not answer")
+    });
+    assert_eq!(answered.status_code(), Some(200));
+    assert!(socket.exists(), "control socket created");
+
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = wait_exit(&mut child, Duration::from_secs(10)).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("kemid did not stop within 10 s of SIGTERM")
+    });
+    assert!(status.success(), "exit status {status}");
+    assert!(!socket.exists(), "control socket removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
