@@ -3,19 +3,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{options, UdpClient};
-
-/// A fresh folder for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kemid-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use common::{options, scratch, UdpClient};
 
 /// A UDP port free at the time of asking.
 fn free_port() -> u16 {
@@ -38,7 +29,7 @@ fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitSt
 
 #[test]
 fn sigterm_stops_the_server_and_removes_the_control_socket() {
-    let dir = scratch("sigterm");
+    let dir = scratch("cli-sigterm");
     let port = free_port();
     std::fs::write(
         dir.join("kemid.cfg"),

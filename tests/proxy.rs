@@ -10,10 +10,13 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{addr, start, UdpClient};
+use common::{
+    addr, answer, codes, expect_request, final_reply, is_final, recv_until, replies_until_all,
+    start, UdpClient,
+};
 use kemid::engine::Lang;
 use kemid::server::Server;
-use kemid::sip::{build_reply, HeaderName, Method, SipMsg};
+use kemid::sip::{HeaderName, Method, SipMsg};
 use kemid::transport::Proto;
 
 /// proxy-modules.cfg with short tm timers, and the engine settings of
@@ -67,58 +70,13 @@ fn send_text(from: &UdpClient, to: SocketAddr, text: &str) {
     from.send(to, text.as_bytes());
 }
 
-/// The next request of `method` a socket receives (others are skipped).
-fn expect_request(sock: &UdpClient, method: Method, wait: Duration) -> Option<SipMsg> {
-    let deadline = Instant::now() + wait;
-    while Instant::now() < deadline {
-        if let Some(m) = sock.recv(Duration::from_millis(100)) {
-            if m.method() == Some(method) {
-                return Some(m);
-            }
-        }
-    }
-    None
-}
-
 /// Replies received until the first final one for `method` (or `wait`).
 fn replies_until_final(sock: &UdpClient, method: Method, wait: Duration) -> Vec<SipMsg> {
-    let mut got = Vec::new();
-    let deadline = Instant::now() + wait;
-    while Instant::now() < deadline {
-        if let Some(m) = sock.recv(Duration::from_millis(100)) {
-            let Some(code) = m.status_code() else {
-                continue;
-            };
-            let is_method = m.cseq().map(|c| c.method()).ok() == Some(method);
-            got.push(m);
-            if code >= 200 && is_method {
-                break;
-            }
-        }
-    }
+    let mut got = recv_until(sock, wait, |m| {
+        is_final(m) && m.cseq().map(|c| c.method()).ok() == Some(method)
+    });
+    got.retain(|m| m.status_code().is_some());
     got
-}
-
-fn codes(replies: &[SipMsg]) -> Vec<u16> {
-    replies.iter().filter_map(|m| m.status_code()).collect()
-}
-
-fn final_reply(replies: &[SipMsg]) -> Option<&SipMsg> {
-    replies
-        .last()
-        .filter(|m| m.status_code().is_some_and(|c| c >= 200))
-}
-
-/// A reply from `sock` to the request `req` kemid relayed to it (sent to
-/// the address of kemid's top Via).
-fn answer(sock: &UdpClient, req: &SipMsg, code: u16, to_tag: &str, extra: &str) {
-    let mut out = Vec::new();
-    build_reply(req, code, "", Some(to_tag), extra, &mut out).expect("reply");
-    let via = req.top_via().expect("Via");
-    let dst: SocketAddr = format!("{}:{}", via.host(), via.port().unwrap_or(5060))
-        .parse()
-        .expect("kemid's Via names an address");
-    sock.send(dst, &out);
 }
 
 /// Registers `user` at `contact` from `from`; the 200 reply.
@@ -246,20 +204,27 @@ fn call_answered(p: &Proxy, callee: &UdpClient, call: &Call) -> (SipMsg, Vec<Sip
     (inv, replies)
 }
 
-/// Replies received until one with `code` (at most 2 s).
+/// Messages received until a reply with `code` (at most 2 s).
 fn replies_until(sock: &UdpClient, code: u16) -> Vec<SipMsg> {
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        if let Some(m) = sock.recv(Duration::from_millis(100)) {
-            let done = m.status_code() == Some(code);
-            got.push(m);
-            if done {
-                break;
-            }
-        }
-    }
-    got
+    recv_until(sock, Duration::from_secs(2), |m| {
+        m.status_code() == Some(code)
+    })
+}
+
+/// A call from a new caller to `bob`, registered at `callee`, ringing with
+/// `to_tag`: the INVITE the callee received, once the caller has seen the
+/// 180.
+fn ringing_call(p: &Proxy, callee: &UdpClient, to_tag: &str) -> (Call, SipMsg) {
+    let lang = p.lang;
+    register(p, callee, "bob", callee.local());
+    let call = Call::new(p, "bob", "");
+    call.send_invite(p);
+    let inv = expect_request(callee, Method::Invite, Duration::from_secs(3))
+        .unwrap_or_else(|| panic!("{lang:?}: INVITE"));
+    answer(callee, &inv, 180, to_tag, "");
+    let seen = codes(&replies_until(&call.caller, 180));
+    assert!(seen.contains(&180), "{lang:?}: ringing: {seen:?}");
+    (call, inv)
 }
 
 // ---------------------------------------------------------------- cases
@@ -406,30 +371,18 @@ fn busy_callee_goes_to_the_fallback(lang: Lang) {
 fn cancel_of_a_ringing_call(lang: Lang) {
     let p = Proxy::start(lang);
     let callee = UdpClient::new(false);
-    register(&p, &callee, "bob", callee.local());
-    let call = Call::new(&p, "bob", "");
-    call.send_invite(&p);
-    let inv = expect_request(&callee, Method::Invite, Duration::from_secs(3))
-        .unwrap_or_else(|| panic!("{lang:?}: INVITE"));
-    answer(&callee, &inv, 180, "r1", "");
-    let seen = codes(&replies_until(&call.caller, 180));
-    assert!(seen.contains(&180), "{lang:?}: ringing: {seen:?}");
+    let (call, inv) = ringing_call(&p, &callee, "r1");
 
     send_text(&call.caller, p.addr, &call.cancel());
     let cancel = expect_request(&callee, Method::Cancel, Duration::from_secs(2))
         .unwrap_or_else(|| panic!("{lang:?}: the CANCEL is relayed"));
     answer(&callee, &cancel, 200, "r1", "");
     answer(&callee, &inv, 487, "r1", "");
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < deadline
-        && !(got.contains(&(200, Method::Cancel)) && got.contains(&(487, Method::Invite)))
-    {
-        if let Some(m) = call.caller.recv(Duration::from_millis(100)) {
-            let method = m.cseq().map(|c| c.method()).unwrap_or(Method::Other);
-            got.push((m.status_code().unwrap_or(0), method));
-        }
-    }
+    let got = replies_until_all(
+        &call.caller,
+        Duration::from_secs(3),
+        &[(200, Method::Cancel), (487, Method::Invite)],
+    );
     assert!(
         got.contains(&(200, Method::Cancel)),
         "{lang:?}: 200 for CANCEL: {got:?}"
@@ -470,15 +423,8 @@ fn unresponsive_callee_times_out_with_408(lang: Lang) {
 fn retransmitted_invite_is_not_relayed_twice(lang: Lang) {
     let p = Proxy::start(lang);
     let callee = UdpClient::new(false);
-    register(&p, &callee, "bob", callee.local());
-    let call = Call::new(&p, "bob", "");
-    call.send_invite(&p);
-    let inv = expect_request(&callee, Method::Invite, Duration::from_secs(3))
-        .unwrap_or_else(|| panic!("{lang:?}: INVITE"));
     // A provisional reply stops kemid's own retransmissions (timer A) ...
-    answer(&callee, &inv, 180, "b1", "");
-    let first = codes(&replies_until(&call.caller, 180));
-    assert!(first.contains(&180), "{lang:?}: ringing: {first:?}");
+    let (call, inv) = ringing_call(&p, &callee, "b1");
     // ... so a second INVITE at the callee could only be the caller's one.
     call.send_invite(&p);
     call.send_invite(&p);

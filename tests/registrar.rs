@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{addr, start, unique, TcpClient, UdpClient};
+use common::{addr, each_engine, script_in, start, unique, TcpClient, UdpClient};
 use kemid::engine::Lang;
 use kemid::rpc::{self, RpcState};
 use kemid::server::Server;
@@ -17,8 +17,9 @@ use serde_json::{json, Value};
 
 /// REGISTER is saved; any other request is looked up and answered 302
 /// with the Request-URI and `$du` the lookup chose as reason, 404 when
-/// the user has no contact.
-const SCRIPT_JS: &str = r#"
+/// the user has no contact. In JavaScript; `script_in` makes the Squirrel
+/// text.
+const SCRIPT: &str = r#"
 function ksr_request_route() {
     if (KSR.pv.get("$rm") == "REGISTER") {
         KSR.registrar.save("location", 0);
@@ -33,28 +34,10 @@ function ksr_request_route() {
 }
 "#;
 
-const SCRIPT_SQ: &str = r#"
-function ksr_request_route() {
-    if (KSR.pv.get("$rm") == "REGISTER") {
-        KSR.registrar.save("location", 0);
-        return;
-    }
-    local rc = KSR.registrar.lookup("location");
-    if (rc == 1) {
-        KSR.sl.sl_send_reply(302, "Found " + KSR.pv.gete("$ru") + " du=" + KSR.pv.gete("$du"));
-        return;
-    }
-    KSR.sl.sl_send_reply(404, "Not Found " + rc);
-}
-"#;
-
 const BASE_CFG: &str = "loadmodule \"sl.so\"\nloadmodule \"usrloc.so\"\nloadmodule \"registrar.so\"\nmodparam(\"usrloc\", \"timer_interval\", 1)\n";
 
-fn script(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Js => SCRIPT_JS,
-        Lang::Squirrel => SCRIPT_SQ,
-    }
+fn script(lang: Lang) -> String {
+    script_in(lang, SCRIPT)
 }
 
 /// One step of a case.
@@ -297,7 +280,7 @@ fn listed(reply: &SipMsg) -> Vec<(String, u32)> {
 }
 
 fn run_case(lang: Lang, case: &Case) {
-    let server = start(lang, script(lang), &format!("{BASE_CFG}{}", case.cfg));
+    let server = start(lang, &script(lang), &format!("{BASE_CFG}{}", case.cfg));
     let to = addr(&server, Proto::Udp, false);
     let client = UdpClient::new(false);
     let via = client.local().to_string();
@@ -363,11 +346,11 @@ fn run_case(lang: Lang, case: &Case) {
 
 #[test]
 fn registrar_cases_in_both_engines() {
-    for lang in [Lang::Js, Lang::Squirrel] {
+    each_engine(|lang| {
         for case in CASES {
             run_case(lang, case);
         }
-    }
+    });
 }
 
 fn rpc_state(server: &Server) -> RpcState {
@@ -395,8 +378,8 @@ fn call(state: &RpcState, method: &str, params: Value) -> Result<Value, String> 
 
 #[test]
 fn control_methods_see_and_change_the_table() {
-    for lang in [Lang::Js, Lang::Squirrel] {
-        let server = start(lang, script(lang), BASE_CFG);
+    each_engine(|lang| {
+        let server = start(lang, &script(lang), BASE_CFG);
         let state = rpc_state(&server);
         let to = addr(&server, Proto::Udp, false);
         let client = UdpClient::new(false);
@@ -484,14 +467,14 @@ fn control_methods_see_and_change_the_table() {
         let reply = client.transact(to, &opts).expect("reply");
         assert_eq!(reply.status_code(), Some(404), "{lang:?}");
         server.stop();
-    }
+    });
 }
 
 #[test]
 fn expired_contacts_leave_the_table() {
     let server = start(
         Lang::Js,
-        SCRIPT_JS,
+        SCRIPT,
         &format!("{BASE_CFG}modparam(\"registrar\", \"min_expires\", 1)\n"),
     );
     let state = rpc_state(&server);
@@ -526,8 +509,8 @@ fn expired_contacts_leave_the_table() {
 
 #[test]
 fn register_over_tcp_is_answered_on_the_connection() {
-    for lang in [Lang::Js, Lang::Squirrel] {
-        let server = start(lang, script(lang), BASE_CFG);
+    each_engine(|lang| {
+        let server = start(lang, &script(lang), BASE_CFG);
         let state = rpc_state(&server);
         let to = addr(&server, Proto::Tcp, false);
         let mut client = TcpClient::connect(to);
@@ -552,7 +535,7 @@ fn register_over_tcp_is_answered_on_the_connection() {
             .is_some_and(|s| s.starts_with("tcp:")));
         assert!(contact["Tcpconn-Id"].as_i64().is_some_and(|id| id >= 0));
         server.stop();
-    }
+    });
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use common::{addr, options, UdpClient};
+use common::{addr, each_engine, engine_names, scratch, UdpClient};
 use kemid::config::Config;
 use kemid::engine::{Lang, ScriptSource};
 use kemid::rpc::{self, RpcState};
@@ -34,17 +34,21 @@ fn script_text(reason: &str, broken: bool) -> String {
     }
 }
 
+/// The control state of `server`, with a reloadable script.
+fn rpc_state(server: &Server, script: &Path, config_file: &Path) -> Arc<RpcState> {
+    Arc::new(RpcState {
+        core: Arc::clone(server.core()),
+        store: Arc::clone(server.script()),
+        script_path: script.to_path_buf(),
+        script_reloadable: true,
+        started: SystemTime::now(),
+        config_file: config_file.to_path_buf(),
+    })
+}
+
 fn start(lang: Lang) -> Running {
-    let dir = std::env::temp_dir().join(format!(
-        "kemid-rpc-{}-{}",
-        std::process::id(),
-        common::unique()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (module, engine, ext) = match lang {
-        Lang::Js => ("app_jsdt", "jsdt", "js"),
-        Lang::Squirrel => ("app_sqlang", "sqlang", "nut"),
-    };
+    let dir = scratch("rpc");
+    let (module, engine, ext) = engine_names(lang);
     let script = dir.join(format!("route.{ext}"));
     std::fs::write(&script, script_text("v1", false)).expect("write script");
     let cfg = format!(
@@ -54,15 +58,7 @@ fn start(lang: Lang) -> Running {
     let source = ScriptSource::read(&config.script).expect("script");
     let server = Server::start(&config, source).expect("starts");
     let socket = dir.join("ctl.sock");
-    let state = Arc::new(RpcState {
-        core: Arc::clone(server.core()),
-        store: Arc::clone(server.script()),
-        script_path: config.script.clone(),
-        script_reloadable: true,
-        started: SystemTime::now(),
-        config_file: config.file.clone(),
-    });
-    rpc::serve(&socket, state).expect("control socket");
+    rpc::serve(&socket, rpc_state(&server, &config.script, &config.file)).expect("control socket");
     Running {
         server,
         socket,
@@ -80,14 +76,20 @@ fn call(r: &Running, method: &str, params: Value) -> Result<Value, String> {
     rpc::call(&r.socket, method, &params)
 }
 
+/// The strings of the array `v` (`what` names it in a panic).
+fn strings<'a>(v: &'a Value, what: &str) -> Vec<&'a str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("{what}: {v}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 fn reason_of_reply(r: &Running) -> String {
     let to = addr(&r.server, Proto::Udp, false);
     let client = UdpClient::new(false);
     let reply = client
-        .transact(
-            to,
-            &options(&format!("sip:x@{to}"), &client.local().to_string(), &[]),
-        )
+        .transact(to, &client.options(&format!("sip:x@{to}"), &[]))
         .expect("a reply");
     reply.reason().unwrap_or_default().to_owned()
 }
@@ -98,7 +100,7 @@ fn module(lang: Lang) -> &'static str {
 
 #[test]
 fn reload_switches_every_worker_and_refuses_a_broken_script() {
-    for lang in [Lang::Js, Lang::Squirrel] {
+    each_engine(|lang| {
         let r = start(lang);
         assert_eq!(reason_of_reply(&r), "v1");
 
@@ -150,7 +152,7 @@ fn reload_switches_every_worker_and_refuses_a_broken_script() {
         let err = call(&r, &format!("{other}.reload"), Value::Null).expect_err("wrong engine");
         assert!(err.contains(&format!("{}.reload", module(lang))), "{err}");
         r.server_stop();
-    }
+    });
 }
 
 impl Running {
@@ -164,12 +166,7 @@ impl Running {
 fn every_method_answers() {
     let r = start(Lang::Js);
     let methods = call(&r, "system.listMethods", Value::Null).expect("list");
-    let names: Vec<&str> = methods
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let names = strings(&methods, "system.listMethods");
     for m in rpc::METHODS {
         assert!(names.contains(&m.name));
         let help = call(&r, "system.methodHelp", json!(m.name)).expect("help");
@@ -197,12 +194,7 @@ fn every_method_answers() {
     }
     let _ = reason_of_reply(&r);
     let stats = call(&r, "stats.get_statistics", json!("all")).expect("stats");
-    let lines: Vec<&str> = stats
-        .as_array()
-        .expect("lines")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let lines = strings(&stats, "stats.get_statistics");
     assert!(lines.contains(&"core:rcv_requests = 1"), "{lines:?}");
     assert!(lines.contains(&"script:version = 1"));
     assert!(lines.iter().any(|l| l.starts_with("load:udp0-0")));
@@ -246,14 +238,7 @@ fn the_socket_is_private_to_its_owner() {
     // A second server cannot take a live socket over.
     let state_err = rpc::serve(
         Path::new(&r.socket),
-        Arc::new(RpcState {
-            core: Arc::clone(r.server.core()),
-            store: Arc::clone(r.server.script()),
-            script_path: r.script.clone(),
-            script_reloadable: true,
-            started: SystemTime::now(),
-            config_file: r.dir.join("kemid.cfg"),
-        }),
+        rpc_state(&r.server, &r.script, &r.dir.join("kemid.cfg")),
     );
     assert!(state_err.is_err());
     r.server_stop();

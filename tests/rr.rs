@@ -6,48 +6,20 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{addr, start, unique, UdpClient};
-use kemid::engine::Lang;
+use common::{addr, each_engine, script_in, start, unique, UdpClient};
 use kemid::sip::SipMsg;
 use kemid::transport::Proto;
 
 /// Initial INVITEs are record-routed (with a parameter) and forwarded to
 /// their Request-URI; in-dialog requests follow `loose_route`, or get 404
 /// with its code; an in-dialog OPTIONS is answered with the code and the
-/// direction.
-const SCRIPT_JS: &str = r#"
+/// direction. In JavaScript; `script_in` makes the Squirrel text.
+const SCRIPT: &str = r#"
 function ksr_request_route() {
     if (KSR.pv.gete("$tt") != "") {
         var rc = KSR.rr.loose_route();
         if (KSR.pv.get("$rm") == "OPTIONS") {
             var dir = "downstream";
-            if (KSR.rr.is_direction("upstream") > 0) {
-                dir = "upstream";
-            }
-            KSR.sl.sl_send_reply(200, "rc=" + rc + " " + dir);
-            return;
-        }
-        if (rc > 0) {
-            KSR.forward();
-            return;
-        }
-        KSR.sl.sl_send_reply(404, "No Route " + rc);
-        return;
-    }
-    if (KSR.pv.get("$rm") == "INVITE") {
-        KSR.rr.record_route();
-        KSR.rr.add_rr_param(";kemid=yes");
-    }
-    KSR.forward();
-}
-"#;
-
-const SCRIPT_SQ: &str = r#"
-function ksr_request_route() {
-    if (KSR.pv.gete("$tt") != "") {
-        local rc = KSR.rr.loose_route();
-        if (KSR.pv.get("$rm") == "OPTIONS") {
-            local dir = "downstream";
             if (KSR.rr.is_direction("upstream") > 0) {
                 dir = "upstream";
             }
@@ -97,8 +69,8 @@ fn header_values(msg: &SipMsg, name: &str) -> Vec<String> {
 
 #[test]
 fn record_route_then_route_in_dialog_in_both_engines() {
-    for (lang, script) in [(Lang::Js, SCRIPT_JS), (Lang::Squirrel, SCRIPT_SQ)] {
-        let server = start(lang, script, CFG);
+    each_engine(|lang| {
+        let server = start(lang, &script_in(lang, SCRIPT), CFG);
         let proxy = addr(&server, Proto::Udp, false);
         let caller = UdpClient::new(false);
         let callee = UdpClient::new(false);
@@ -203,5 +175,5 @@ fn record_route_then_route_in_dialog_in_both_engines() {
         assert_eq!(reply.status_code(), Some(404), "{lang:?}");
         assert_eq!(reply.reason(), Some("No Route -1"), "{lang:?}");
         server.stop();
-    }
+    });
 }

@@ -3,10 +3,12 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{addr, options, start, TcpClient, UdpClient};
+use common::{addr, each_engine, options, start, TcpClient, UdpClient};
 use kemid::engine::Lang;
+use kemid::server::Server;
 use kemid::sip::HeaderName;
 use kemid::transport::Proto;
 
@@ -19,23 +21,37 @@ fn script(lang: Lang) -> &'static str {
     }
 }
 
-fn each_engine(test: impl Fn(Lang)) {
-    for lang in [Lang::Js, Lang::Squirrel] {
-        test(lang);
-    }
+/// kemid running the script, its UDP address of the family `v6` and a
+/// client of that family.
+fn udp_server(lang: Lang, v6: bool) -> (Server, SocketAddr, UdpClient) {
+    let server = start(lang, script(lang), CFG);
+    let to = addr(&server, Proto::Udp, v6);
+    (server, to, UdpClient::new(v6))
+}
+
+/// Asserts that a plain OPTIONS to `user` gets 200.
+fn assert_200(lang: Lang, client: &UdpClient, to: SocketAddr, user: &str) {
+    let req = client.options(&format!("sip:{user}@{to}"), &[]);
+    assert_eq!(
+        client.transact(to, &req).expect("reply").status_code(),
+        Some(200),
+        "{lang:?}"
+    );
+}
+
+/// An OPTIONS to `ruri` over TCP from `client`.
+fn tcp_options(client: &TcpClient, ruri: &str) -> Vec<u8> {
+    String::from_utf8(options(ruri, &client.local().to_string(), &[]))
+        .expect("text")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+        .into_bytes()
 }
 
 #[test]
 fn keepalive_options_get_200_with_the_request_headers() {
     each_engine(|lang| {
-        let server = start(lang, script(lang), CFG);
-        let to = addr(&server, Proto::Udp, false);
-        let client = UdpClient::new(false);
-        let req = options(
-            &format!("sip:alive@{to}"),
-            &client.local().to_string(),
-            &["Max-Forwards: 70"],
-        );
+        let (server, to, client) = udp_server(lang, false);
+        let req = client.options(&format!("sip:alive@{to}"), &["Max-Forwards: 70"]);
         let reply = client
             .transact(to, &req)
             .unwrap_or_else(|| panic!("{lang:?}: no reply"));
@@ -61,22 +77,11 @@ fn keepalive_options_get_200_with_the_request_headers() {
 #[test]
 fn max_forwards_zero_gets_483_and_missing_gets_added() {
     each_engine(|lang| {
-        let server = start(lang, script(lang), CFG);
-        let to = addr(&server, Proto::Udp, false);
-        let client = UdpClient::new(false);
-        let req = options(
-            &format!("sip:a@{to}"),
-            &client.local().to_string(),
-            &["Max-Forwards: 0"],
-        );
+        let (server, to, client) = udp_server(lang, false);
+        let req = client.options(&format!("sip:a@{to}"), &["Max-Forwards: 0"]);
         let reply = client.transact(to, &req).expect("reply");
         assert_eq!(reply.status_code(), Some(483), "{lang:?}");
-        let req = options(&format!("sip:a@{to}"), &client.local().to_string(), &[]);
-        assert_eq!(
-            client.transact(to, &req).expect("reply").status_code(),
-            Some(200),
-            "{lang:?}"
-        );
+        assert_200(lang, &client, to, "a");
         server.stop();
     });
 }
@@ -84,16 +89,10 @@ fn max_forwards_zero_gets_483_and_missing_gets_added() {
 #[test]
 fn other_requests_get_404_and_ack_gets_nothing() {
     each_engine(|lang| {
-        let server = start(lang, script(lang), CFG);
-        let to = addr(&server, Proto::Udp, false);
-        let client = UdpClient::new(false);
-        let msg = String::from_utf8(options(
-            &format!("sip:a@{to}"),
-            &client.local().to_string(),
-            &[],
-        ))
-        .expect("text")
-        .replace("OPTIONS", "MESSAGE");
+        let (server, to, client) = udp_server(lang, false);
+        let msg = String::from_utf8(client.options(&format!("sip:a@{to}"), &[]))
+            .expect("text")
+            .replace("OPTIONS", "MESSAGE");
         assert_eq!(
             client
                 .transact(to, msg.as_bytes())
@@ -115,9 +114,7 @@ fn other_requests_get_404_and_ack_gets_nothing() {
 #[test]
 fn compact_headers_and_rport_are_honoured() {
     each_engine(|lang| {
-        let server = start(lang, script(lang), CFG);
-        let to = addr(&server, Proto::Udp, false);
-        let client = UdpClient::new(false);
+        let (server, to, client) = udp_server(lang, false);
         let req = format!(
             "OPTIONS sip:compact@{to} SIP/2.0\r\nv: SIP/2.0/UDP 192.0.2.9:5999;branch=z9hG4bK-c{n};rport\r\nf: <sip:t@example.com>;tag=c{n}\r\nt: <sip:k@example.com>\r\ni: compact-{n}\r\nCSeq: 7 OPTIONS\r\nl: 0\r\n\r\n",
             n = common::unique()
@@ -137,10 +134,8 @@ fn compact_headers_and_rport_are_honoured() {
 #[test]
 fn ipv6_request_uri_and_transport() {
     each_engine(|lang| {
-        let server = start(lang, script(lang), CFG);
-        let to = addr(&server, Proto::Udp, true);
-        let client = UdpClient::new(true);
-        let req = options(&format!("sip:six@{to}"), &client.local().to_string(), &[]);
+        let (server, to, client) = udp_server(lang, true);
+        let req = client.options(&format!("sip:six@{to}"), &[]);
         let reply = client.transact(to, &req).expect("reply over IPv6");
         assert_eq!(reply.status_code(), Some(200), "{lang:?}");
         assert_eq!(reply.reason(), Some("Alive six"));
@@ -151,9 +146,7 @@ fn ipv6_request_uri_and_transport() {
 #[test]
 fn garbage_then_a_normal_request_is_still_answered() {
     each_engine(|lang| {
-        let server = start(lang, script(lang), CFG);
-        let to = addr(&server, Proto::Udp, false);
-        let client = UdpClient::new(false);
+        let (server, to, client) = udp_server(lang, false);
         client.send(to, b"\x00\x01garbage\xff\xfe not sip at all");
         client.send(to, &[0u8; 3000]);
         // A request whose headers cannot be parsed but whose Via, From,
@@ -167,12 +160,7 @@ fn garbage_then_a_normal_request_is_still_answered() {
             .transact(to, bad.as_bytes())
             .expect("400 for a bad request");
         assert_eq!(reply.status_code(), Some(400), "{lang:?}");
-        let req = options(&format!("sip:after@{to}"), &client.local().to_string(), &[]);
-        assert_eq!(
-            client.transact(to, &req).expect("reply").status_code(),
-            Some(200),
-            "{lang:?}"
-        );
+        assert_200(lang, &client, to, "after");
         server.stop();
     });
 }
@@ -184,14 +172,8 @@ fn tcp_requests_are_answered_on_the_same_connection() {
         let to = addr(&server, Proto::Tcp, false);
         let mut client = TcpClient::connect(to);
         for i in 0..3 {
-            let req = String::from_utf8(options(
-                &format!("sip:tcp{i}@{to}"),
-                &client.local().to_string(),
-                &[],
-            ))
-            .expect("text")
-            .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
-            client.send(req.as_bytes());
+            let req = tcp_options(&client, &format!("sip:tcp{i}@{to}"));
+            client.send(&req);
             let reply = client
                 .recv(Duration::from_secs(3))
                 .expect("reply on the connection");
@@ -201,16 +183,7 @@ fn tcp_requests_are_answered_on_the_same_connection() {
         // Two requests in one segment, then a keepalive ping.
         let two: Vec<u8> = [0, 1]
             .iter()
-            .flat_map(|i| {
-                String::from_utf8(options(
-                    &format!("sip:pair{i}@{to}"),
-                    &client.local().to_string(),
-                    &[],
-                ))
-                .expect("text")
-                .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
-                .into_bytes()
-            })
+            .flat_map(|i| tcp_options(&client, &format!("sip:pair{i}@{to}")))
             .collect();
         client.send(&two);
         for i in 0..2 {

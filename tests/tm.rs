@@ -8,9 +8,13 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{addr, start, UdpClient};
+use common::{
+    addr, answer, codes, each_engine, expect_request, final_reply, is_final, recv_until,
+    replies_until_all, start, UdpClient,
+};
 use kemid::engine::Lang;
-use kemid::sip::{build_reply, Method, SipMsg};
+use kemid::server::Server;
+use kemid::sip::{Method, SipMsg};
 use kemid::transport::Proto;
 
 const CFG: &str = "loadmodule \"sl.so\"\nloadmodule \"corex.so\"\nloadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nmodparam(\"tm\", \"fr_timer\", 1500)\nmodparam(\"tm\", \"fr_inv_timer\", 3000)\n";
@@ -57,98 +61,71 @@ function ksr_failure() {{
     )
 }
 
-struct Call {
-    caller: UdpClient,
-    proxy: SocketAddr,
-    call_id: String,
-    branch: String,
-}
-
-fn invite(caller: &UdpClient, proxy: SocketAddr, callee: SocketAddr) -> (Vec<u8>, Call) {
+/// An INVITE from `caller` to `sip:bob@` at `callee`.
+fn invite(caller: &UdpClient, callee: SocketAddr) -> Vec<u8> {
     let n = common::unique();
-    let call_id = format!("call-{n}");
-    let branch = format!("z9hG4bK-inv{n}");
-    let text = format!(
-        "INVITE sip:bob@{callee} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={branch};rport\r\nFrom: <sip:alice@example.com>;tag=a{n}\r\nTo: <sip:bob@example.com>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+    format!(
+        "INVITE sip:bob@{callee} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bK-inv{n};rport\r\nFrom: <sip:alice@example.com>;tag=a{n}\r\nTo: <sip:bob@example.com>\r\nCall-ID: call-{n}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
         caller.local(),
         caller.local()
-    );
-    let call = Call {
-        caller: UdpClient::new(false),
-        proxy,
-        call_id,
-        branch,
-    };
-    (text.into_bytes(), call)
+    )
+    .into_bytes()
 }
 
-/// The next request of `method` a callee receives (others are skipped).
-fn expect_request(callee: &UdpClient, method: Method, wait: Duration) -> Option<SipMsg> {
-    let deadline = std::time::Instant::now() + wait;
-    while std::time::Instant::now() < deadline {
-        if let Some(m) = callee.recv(Duration::from_millis(200)) {
-            if m.method() == Some(method) {
-                return Some(m);
-            }
-        }
-    }
-    None
-}
-
-/// Replies from a callee socket to kemid (the top Via is kemid's).
-fn answer(callee: &UdpClient, req: &SipMsg, code: u16, to_tag: &str) {
-    let mut out = Vec::new();
-    build_reply(req, code, "", Some(to_tag), "", &mut out).expect("reply");
-    let via = req.top_via().expect("Via");
-    let dst: SocketAddr = format!("{}:{}", via.host(), via.port().unwrap_or(5060))
-        .parse()
-        .expect("kemid address");
-    callee.send(dst, &out);
-}
-
-/// Replies seen by the caller until a final one (or none in `wait`).
+/// The codes of the replies the caller sees until a final one (or none in
+/// `wait`).
 fn replies_until_final(caller: &UdpClient, wait: Duration) -> Vec<u16> {
-    let mut codes = Vec::new();
-    let deadline = std::time::Instant::now() + wait;
-    while std::time::Instant::now() < deadline {
-        if let Some(m) = caller.recv(Duration::from_millis(200)) {
-            if let Some(c) = m.status_code() {
-                codes.push(c);
-                if c >= 200 {
-                    break;
-                }
-            }
-        }
-    }
-    codes
+    codes(&recv_until(caller, wait, is_final))
 }
 
-fn each_engine(test: impl Fn(Lang)) {
-    for lang in [Lang::Js, Lang::Squirrel] {
-        test(lang);
+/// kemid running [`script`] with `second` as the failure route's target,
+/// a callee and a caller.
+struct Setup {
+    server: Server,
+    proxy: SocketAddr,
+    second: UdpClient,
+    callee: UdpClient,
+    caller: UdpClient,
+}
+
+fn setup(lang: Lang, cfg: &str) -> Setup {
+    let second = UdpClient::new(false);
+    let server = start(lang, &script(second.local()), cfg);
+    let proxy = addr(&server, Proto::Udp, false);
+    Setup {
+        server,
+        proxy,
+        second,
+        callee: UdpClient::new(false),
+        caller: UdpClient::new(false),
+    }
+}
+
+impl Setup {
+    /// Sends an INVITE for the callee; the INVITE sent and the one the
+    /// callee received.
+    fn call(&self, lang: Lang) -> (Vec<u8>, SipMsg) {
+        let inv = invite(&self.caller, self.callee.local());
+        self.caller.send(self.proxy, &inv);
+        let got = expect_request(&self.callee, Method::Invite, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: INVITE relayed"));
+        (inv, got)
     }
 }
 
 #[test]
 fn a_call_is_relayed_with_100_180_200_and_retransmissions_are_absorbed() {
     each_engine(|lang| {
-        let second = UdpClient::new(false);
-        let server = start(lang, &script(second.local()), CFG);
-        let proxy = addr(&server, Proto::Udp, false);
-        let callee = UdpClient::new(false);
-        let caller = UdpClient::new(false);
-        let (inv, _) = invite(&caller, proxy, callee.local());
-        caller.send(proxy, &inv);
-        let got = expect_request(&callee, Method::Invite, Duration::from_secs(2))
-            .unwrap_or_else(|| panic!("{lang:?}: INVITE relayed"));
+        let s = setup(lang, CFG);
+        let (inv, got) = s.call(lang);
         assert_eq!(got.vias().expect("Vias").len(), 2, "kemid added its Via");
         // The caller retransmits: kemid answers 100 again and does not relay.
-        caller.send(proxy, &inv);
-        answer(&callee, &got, 180, "b1");
-        answer(&callee, &got, 200, "b1");
+        s.caller.send(s.proxy, &inv);
+        answer(&s.callee, &got, 180, "b1", "");
+        answer(&s.callee, &got, 200, "b1", "");
         let mut codes = Vec::new();
         for _ in 0..4 {
-            if let Some(m) = caller.recv(Duration::from_millis(800)) {
+            if let Some(m) = s.caller.recv(Duration::from_millis(800)) {
                 codes.push(m.status_code().unwrap_or(0));
                 if m.status_code() == Some(200) {
                     assert_eq!(m.vias().expect("Via").len(), 1, "kemid removed its Via");
@@ -162,56 +139,43 @@ fn a_call_is_relayed_with_100_180_200_and_retransmissions_are_absorbed() {
             "{lang:?}: {codes:?}"
         );
         assert!(
-            expect_request(&callee, Method::Invite, Duration::from_millis(300)).is_none(),
+            expect_request(&s.callee, Method::Invite, Duration::from_millis(300)).is_none(),
             "{lang:?}: the retransmitted INVITE was absorbed"
         );
-        server.stop();
+        s.server.stop();
     });
 }
 
 #[test]
 fn a_busy_callee_is_replaced_by_the_failure_route() {
     each_engine(|lang| {
-        let second = UdpClient::new(false);
-        let server = start(lang, &script(second.local()), CFG);
-        let proxy = addr(&server, Proto::Udp, false);
-        let callee = UdpClient::new(false);
-        let caller = UdpClient::new(false);
-        let (inv, _) = invite(&caller, proxy, callee.local());
-        caller.send(proxy, &inv);
-        let first =
-            expect_request(&callee, Method::Invite, Duration::from_secs(2)).expect("first INVITE");
-        answer(&callee, &first, 486, "busy");
+        let s = setup(lang, CFG);
+        let (_, first) = s.call(lang);
+        answer(&s.callee, &first, 486, "busy", "");
         // kemid ACKs the 486 hop by hop.
         assert!(
-            expect_request(&callee, Method::Ack, Duration::from_secs(2)).is_some(),
+            expect_request(&s.callee, Method::Ack, Duration::from_secs(2)).is_some(),
             "{lang:?}: ACK for 486"
         );
-        let next = expect_request(&second, Method::Invite, Duration::from_secs(2))
+        let next = expect_request(&s.second, Method::Invite, Duration::from_secs(2))
             .unwrap_or_else(|| panic!("{lang:?}: serial fork"));
-        answer(&second, &next, 200, "ok");
-        let codes = replies_until_final(&caller, Duration::from_secs(3));
+        answer(&s.second, &next, 200, "ok", "");
+        let codes = replies_until_final(&s.caller, Duration::from_secs(3));
         assert_eq!(codes.last(), Some(&200), "{lang:?}: {codes:?}");
         assert!(!codes.contains(&486), "{lang:?}: the 486 was not passed on");
-        server.stop();
+        s.server.stop();
     });
 }
 
 #[test]
 fn cancel_of_a_ringing_call_gives_200_and_487() {
     each_engine(|lang| {
-        let second = UdpClient::new(false);
-        let server = start(lang, &script(second.local()), CFG);
-        let proxy = addr(&server, Proto::Udp, false);
-        let callee = UdpClient::new(false);
-        let caller = UdpClient::new(false);
-        let (inv, call) = invite(&caller, proxy, callee.local());
-        caller.send(proxy, &inv);
-        let got = expect_request(&callee, Method::Invite, Duration::from_secs(2)).expect("INVITE");
-        answer(&callee, &got, 180, "r1");
+        let s = setup(lang, CFG);
+        let (inv, got) = s.call(lang);
+        answer(&s.callee, &got, 180, "r1", "");
         let codes = {
             let mut c = Vec::new();
-            while let Some(m) = caller.recv(Duration::from_millis(500)) {
+            while let Some(m) = s.caller.recv(Duration::from_millis(500)) {
                 c.push(m.status_code().unwrap_or(0));
                 if c.contains(&180) {
                     break;
@@ -220,25 +184,20 @@ fn cancel_of_a_ringing_call_gives_200_and_487() {
             c
         };
         assert!(codes.contains(&180), "{lang:?}: ringing: {codes:?}");
-        let cancel = String::from_utf8(inv.clone())
+        let cancel = String::from_utf8(inv)
             .expect("text")
             .replace("INVITE sip:", "CANCEL sip:")
             .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
-        caller.send(proxy, cancel.as_bytes());
-        let c = expect_request(&callee, Method::Cancel, Duration::from_secs(2))
+        s.caller.send(s.proxy, cancel.as_bytes());
+        let c = expect_request(&s.callee, Method::Cancel, Duration::from_secs(2))
             .unwrap_or_else(|| panic!("{lang:?}: CANCEL relayed"));
-        answer(&callee, &c, 200, "r1");
-        answer(&callee, &got, 487, "r1");
-        let mut seen = Vec::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(3);
-        while std::time::Instant::now() < deadline
-            && !(seen.contains(&(200, Method::Cancel)) && seen.contains(&(487, Method::Invite)))
-        {
-            if let Some(m) = caller.recv(Duration::from_millis(200)) {
-                let method = m.cseq().map(|c| c.method()).unwrap_or(Method::Other);
-                seen.push((m.status_code().unwrap_or(0), method));
-            }
-        }
+        answer(&s.callee, &c, 200, "r1", "");
+        answer(&s.callee, &got, 487, "r1", "");
+        let seen = replies_until_all(
+            &s.caller,
+            Duration::from_secs(3),
+            &[(200, Method::Cancel), (487, Method::Invite)],
+        );
         assert!(
             seen.contains(&(200, Method::Cancel)),
             "{lang:?}: 200 for CANCEL: {seen:?}"
@@ -248,67 +207,61 @@ fn cancel_of_a_ringing_call_gives_200_and_487() {
             "{lang:?}: 487 for INVITE: {seen:?}"
         );
         assert!(
-            expect_request(&callee, Method::Ack, Duration::from_secs(1)).is_some(),
+            expect_request(&s.callee, Method::Ack, Duration::from_secs(1)).is_some(),
             "{lang:?}: 487 ACKed"
         );
-        let _ = (call.caller, call.proxy, call.call_id, call.branch);
-        server.stop();
+        s.server.stop();
     });
 }
 
 #[test]
 fn an_unresponsive_destination_times_out_with_408() {
     each_engine(|lang| {
-        let second = UdpClient::new(false);
-        let server = start(lang, &script(second.local()), CFG);
-        let proxy = addr(&server, Proto::Udp, false);
-        let silent = UdpClient::new(false);
-        let caller = UdpClient::new(false);
+        let s = setup(lang, CFG);
+        let silent = &s.callee;
         let n = common::unique();
         let options = format!(
             "OPTIONS sip:nobody@{} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bK-to{n}\r\nFrom: <sip:a@x>;tag=t{n}\r\nTo: <sip:nobody@x>\r\nCall-ID: to-{n}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
             silent.local(),
-            caller.local()
+            s.caller.local()
         );
-        caller.send(proxy, options.as_bytes());
+        s.caller.send(s.proxy, options.as_bytes());
         // kemid retransmits to the silent destination (Timer E) ...
-        assert!(expect_request(&silent, Method::Options, Duration::from_secs(1)).is_some());
+        assert!(expect_request(silent, Method::Options, Duration::from_secs(1)).is_some());
         assert!(
-            expect_request(&silent, Method::Options, Duration::from_secs(1)).is_some(),
+            expect_request(silent, Method::Options, Duration::from_secs(1)).is_some(),
             "{lang:?}: retransmitted"
         );
         // ... and answers 408 after fr_timer (1.5 s).
-        let codes = replies_until_final(&caller, Duration::from_secs(4));
+        let codes = replies_until_final(&s.caller, Duration::from_secs(4));
         assert_eq!(codes.last(), Some(&408), "{lang:?}: {codes:?}");
-        server.stop();
+        s.server.stop();
     });
 }
 
 #[test]
 fn finished_transactions_are_freed_after_the_wait_timer() {
-    let second = UdpClient::new(false);
-    let cfg = format!("{CFG}modparam(\"tm\", \"wait_timer\", 300)\n");
-    let server = start(Lang::Js, &script(second.local()), &cfg);
-    let proxy = addr(&server, Proto::Udp, false);
-    let callee = UdpClient::new(false);
-    let caller = UdpClient::new(false);
+    let s = setup(
+        Lang::Js,
+        &format!("{CFG}modparam(\"tm\", \"wait_timer\", 300)\n"),
+    );
     for i in 0..50 {
         let n = common::unique();
         let req = format!(
             "OPTIONS sip:bob@{} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bK-f{n}\r\nFrom: <sip:a@x>;tag=f{n}\r\nTo: <sip:b@x>\r\nCall-ID: free-{n}\r\nCSeq: {i} OPTIONS\r\nContent-Length: 0\r\n\r\n",
-            callee.local(),
-            caller.local()
+            s.callee.local(),
+            s.caller.local()
         );
-        caller.send(proxy, req.as_bytes());
+        s.caller.send(s.proxy, req.as_bytes());
         let got =
-            expect_request(&callee, Method::Options, Duration::from_secs(2)).expect("relayed");
-        answer(&callee, &got, 200, "ok");
+            expect_request(&s.callee, Method::Options, Duration::from_secs(2)).expect("relayed");
+        answer(&s.callee, &got, 200, "ok", "");
         assert_eq!(
-            replies_until_final(&caller, Duration::from_secs(2)).last(),
+            replies_until_final(&s.caller, Duration::from_secs(2)).last(),
             Some(&200)
         );
     }
-    let tm = server.core().tm_service().expect("tm loaded");
+    let tm = s.server.core().tm_service().expect("tm loaded");
     assert_eq!(
         tm.stats.created.load(std::sync::atomic::Ordering::Relaxed),
         50
@@ -322,13 +275,13 @@ fn finished_transactions_are_freed_after_the_wait_timer() {
         tm.stats.freed.load(std::sync::atomic::Ordering::Relaxed),
         50
     );
-    server.stop();
+    s.server.stop();
 }
 
 /// A call to `sip:fork@` through a proxy running [`script`]: forked to
 /// `first` (the Request-URI) and `second` (an appended branch).
 struct Forked {
-    server: kemid::server::Server,
+    server: Server,
     caller: UdpClient,
     first: UdpClient,
     second: UdpClient,
@@ -338,16 +291,16 @@ struct Forked {
 }
 
 fn forked_call(lang: Lang) -> Forked {
-    let second = UdpClient::new(false);
-    let server = start(lang, &script(second.local()), CFG);
-    let proxy = addr(&server, Proto::Udp, false);
-    let first = UdpClient::new(false);
-    let caller = UdpClient::new(false);
-    let (inv, _) = invite(&caller, proxy, first.local());
-    let inv =
-        String::from_utf8(inv)
-            .expect("text")
-            .replacen("INVITE sip:bob@", "INVITE sip:fork@", 1);
+    let Setup {
+        server,
+        proxy,
+        second,
+        callee: first,
+        caller,
+    } = setup(lang, CFG);
+    let inv = String::from_utf8(invite(&caller, first.local()))
+        .expect("text")
+        .replacen("INVITE sip:bob@", "INVITE sip:fork@", 1);
     caller.send(proxy, inv.as_bytes());
     let a = expect_request(&first, Method::Invite, Duration::from_secs(2))
         .unwrap_or_else(|| panic!("{lang:?}: branch 1"));
@@ -367,15 +320,15 @@ fn forked_call(lang: Lang) -> Forked {
 fn parallel_forking_takes_the_first_2xx_and_cancels_the_other_branch() {
     each_engine(|lang| {
         let f = forked_call(lang);
-        answer(&f.first, &f.a, 180, "a");
-        answer(&f.second, &f.b, 200, "b");
+        answer(&f.first, &f.a, 180, "a", "");
+        answer(&f.second, &f.b, 200, "b", "");
         let codes = replies_until_final(&f.caller, Duration::from_secs(3));
         assert_eq!(codes.last(), Some(&200), "{lang:?}: {codes:?}");
         // The ringing branch is cancelled.
         let c = expect_request(&f.first, Method::Cancel, Duration::from_secs(2))
             .unwrap_or_else(|| panic!("{lang:?}: CANCEL"));
-        answer(&f.first, &c, 200, "a");
-        answer(&f.first, &f.a, 487, "a");
+        answer(&f.first, &c, 200, "a", "");
+        answer(&f.first, &f.a, 487, "a", "");
         assert!(
             expect_request(&f.first, Method::Ack, Duration::from_secs(2)).is_some(),
             "{lang:?}: 487 ACKed"
@@ -388,13 +341,13 @@ fn parallel_forking_takes_the_first_2xx_and_cancels_the_other_branch() {
 fn a_6xx_on_one_branch_cancels_the_others_and_goes_upstream() {
     each_engine(|lang| {
         let f = forked_call(lang);
-        answer(&f.first, &f.a, 180, "a");
-        answer(&f.second, &f.b, 603, "b");
+        answer(&f.first, &f.a, 180, "a", "");
+        answer(&f.second, &f.b, 603, "b", "");
         // The ringing branch is cancelled at once, before it answers.
         let c = expect_request(&f.first, Method::Cancel, Duration::from_secs(2))
             .unwrap_or_else(|| panic!("{lang:?}: no CANCEL after the 603"));
-        answer(&f.first, &c, 200, "a");
-        answer(&f.first, &f.a, 487, "a");
+        answer(&f.first, &c, 200, "a", "");
+        answer(&f.first, &f.a, 487, "a", "");
         let codes = replies_until_final(&f.caller, Duration::from_secs(3));
         assert_eq!(codes.last(), Some(&603), "{lang:?}: {codes:?}");
         f.server.stop();
@@ -404,117 +357,61 @@ fn a_6xx_on_one_branch_cancels_the_others_and_goes_upstream() {
 #[test]
 fn the_failure_route_reads_the_reply_through_t_pseudo_variables() {
     each_engine(|lang| {
-        let second = UdpClient::new(false);
-        let server = start(lang, &script(second.local()), CFG);
-        let proxy = addr(&server, Proto::Udp, false);
-        let callee = UdpClient::new(false);
-        let caller = UdpClient::new(false);
-        let (inv, _) = invite(&caller, proxy, callee.local());
-        caller.send(proxy, &inv);
-        let got = expect_request(&callee, Method::Invite, Duration::from_secs(2)).expect("INVITE");
-        let mut out = Vec::new();
-        build_reply(&got, 404, "", Some("n"), "X-Why: nobody here", &mut out).expect("reply");
-        let via = got.top_via().expect("Via");
-        let dst: SocketAddr = format!("{}:{}", via.host(), via.port().unwrap_or(5060))
-            .parse()
-            .expect("kemid");
-        callee.send(dst, &out);
-        let deadline = std::time::Instant::now() + Duration::from_secs(3);
-        let mut last = None;
-        while std::time::Instant::now() < deadline {
-            if let Some(m) = caller.recv(Duration::from_millis(200)) {
-                if m.status_code().is_some_and(|c| c >= 200) {
-                    last = Some(m);
-                    break;
-                }
-            }
-        }
-        let last = last.unwrap_or_else(|| panic!("{lang:?}: a final reply"));
+        let s = setup(lang, CFG);
+        let (_, got) = s.call(lang);
+        answer(&s.callee, &got, 404, "n", "X-Why: nobody here");
+        let replies = recv_until(&s.caller, Duration::from_secs(3), is_final);
+        let last = final_reply(&replies).unwrap_or_else(|| panic!("{lang:?}: a final reply"));
         assert_eq!(last.status_code(), Some(480), "{lang:?}");
         assert_eq!(last.reason(), Some("was 404 nobody here"), "{lang:?}");
-        server.stop();
+        s.server.stop();
     });
 }
 
 #[test]
 fn challenges_of_every_branch_are_aggregated_into_the_401() {
-    let second = UdpClient::new(false);
-    let server = start(Lang::Js, &script(second.local()), CFG);
-    let proxy = addr(&server, Proto::Udp, false);
-    let first = UdpClient::new(false);
-    let caller = UdpClient::new(false);
-    let (inv, _) = invite(&caller, proxy, first.local());
-    let inv =
-        String::from_utf8(inv)
-            .expect("text")
-            .replacen("INVITE sip:bob@", "INVITE sip:fork@", 1);
-    caller.send(proxy, inv.as_bytes());
-    let a = expect_request(&first, Method::Invite, Duration::from_secs(2)).expect("branch 1");
-    let b = expect_request(&second, Method::Invite, Duration::from_secs(2)).expect("branch 2");
-    for (ua, req, code, hdr) in [
-        (
-            &first,
-            &a,
-            401,
-            "WWW-Authenticate: Digest realm=\"one\", nonce=\"1\"",
-        ),
-        (
-            &second,
-            &b,
-            407,
-            "Proxy-Authenticate: Digest realm=\"two\", nonce=\"2\"",
-        ),
-    ] {
-        let mut out = Vec::new();
-        build_reply(req, code, "", Some("c"), hdr, &mut out).expect("reply");
-        let via = req.top_via().expect("Via");
-        let dst: SocketAddr = format!("{}:{}", via.host(), via.port().unwrap_or(5060))
-            .parse()
-            .expect("kemid");
-        ua.send(dst, &out);
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    let mut last = None;
-    while std::time::Instant::now() < deadline {
-        if let Some(m) = caller.recv(Duration::from_millis(200)) {
-            if m.status_code().is_some_and(|c| c >= 200) {
-                last = Some(m);
-                break;
-            }
-        }
-    }
-    let last = last.expect("a final reply");
+    let f = forked_call(Lang::Js);
+    answer(
+        &f.first,
+        &f.a,
+        401,
+        "c",
+        "WWW-Authenticate: Digest realm=\"one\", nonce=\"1\"",
+    );
+    answer(
+        &f.second,
+        &f.b,
+        407,
+        "c",
+        "Proxy-Authenticate: Digest realm=\"two\", nonce=\"2\"",
+    );
+    let replies = recv_until(&f.caller, Duration::from_secs(3), is_final);
+    let last = final_reply(&replies).expect("a final reply");
     assert!(matches!(last.status_code(), Some(401 | 407)));
     let text = String::from_utf8_lossy(last.as_bytes()).into_owned();
     assert!(
         text.contains("realm=\"one\"") && text.contains("realm=\"two\""),
         "{text}"
     );
-    server.stop();
+    f.server.stop();
 }
 
 #[test]
 fn sl_send_reply_after_t_newtran_is_stateful_so_retransmissions_get_it_again() {
     each_engine(|lang| {
-        let second = UdpClient::new(false);
-        let server = start(lang, &script(second.local()), CFG);
-        let proxy = addr(&server, Proto::Udp, false);
-        let caller = UdpClient::new(false);
-        let (inv, _) = invite(&caller, proxy, second.local());
-        let inv = String::from_utf8(inv).expect("text").replacen(
-            "INVITE sip:bob@",
-            "INVITE sip:gone@",
-            1,
-        );
+        let s = setup(lang, CFG);
+        let inv = String::from_utf8(invite(&s.caller, s.second.local()))
+            .expect("text")
+            .replacen("INVITE sip:bob@", "INVITE sip:gone@", 1);
         for round in 0..2 {
-            caller.send(proxy, inv.as_bytes());
-            let codes = replies_until_final(&caller, Duration::from_secs(2));
+            s.caller.send(s.proxy, inv.as_bytes());
+            let codes = replies_until_final(&s.caller, Duration::from_secs(2));
             assert_eq!(
                 codes.last(),
                 Some(&404),
                 "{lang:?} round {round}: {codes:?}"
             );
         }
-        server.stop();
+        s.server.stop();
     });
 }

@@ -5,23 +5,20 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kemid::config::Config;
 use kemid::engine::{Lang, ScriptSource};
 use kemid::server::Server;
-use kemid::sip::SipMsg;
+use kemid::sip::{build_reply, Method, SipMsg};
 use kemid::transport::Proto;
 
 /// Starts kemid with `cfg_body` (listen lines are added: UDP and TCP on
 /// 127.0.0.1 and UDP on [::1], ports chosen by the kernel) and the script
 /// `script` of language `lang`.
 pub fn start(lang: Lang, script: &str, cfg_body: &str) -> Server {
-    let (module, engine, ext) = match lang {
-        Lang::Js => ("app_jsdt", "jsdt", "js"),
-        Lang::Squirrel => ("app_sqlang", "sqlang", "nut"),
-    };
+    let (module, engine, ext) = engine_names(lang);
     let cfg = format!(
         "#!KAMAILIO\ndebug=1\nchildren=2\nlisten=udp:127.0.0.1:0\nlisten=tcp:127.0.0.1:0\nlisten=udp:[::1]:0\n{cfg_body}\nloadmodule \"{module}.so\"\nmodparam(\"{module}\", \"load\", \"route.{ext}\")\ncfgengine \"{engine}\"\n"
     );
@@ -32,6 +29,39 @@ pub fn start(lang: Lang, script: &str, cfg_body: &str) -> Server {
         text: script.to_owned(),
     };
     Server::start(&config, source).expect("kemid starts")
+}
+
+/// The module, `cfgengine` name and script file extension of `lang`.
+pub fn engine_names(lang: Lang) -> (&'static str, &'static str, &'static str) {
+    match lang {
+        Lang::Js => ("app_jsdt", "jsdt", "js"),
+        Lang::Squirrel => ("app_sqlang", "sqlang", "nut"),
+    }
+}
+
+/// Runs `test` once per engine.
+pub fn each_engine(test: impl Fn(Lang)) {
+    for lang in [Lang::Js, Lang::Squirrel] {
+        test(lang);
+    }
+}
+
+/// The script `js` in `lang`: as it is for JavaScript; for Squirrel with
+/// `var` declarations made `local` (the only difference in these scripts).
+pub fn script_in(lang: Lang, js: &str) -> String {
+    match lang {
+        Lang::Js => js.to_owned(),
+        Lang::Squirrel => js.replace("var ", "local "),
+    }
+}
+
+/// A fresh folder under the temporary directory, unique to this call.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("kemid-{name}-{}-{}", std::process::id(), unique()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
 }
 
 /// The first bound address of `proto`, IPv4 or IPv6.
@@ -52,6 +82,8 @@ pub fn request(lines: &[&str]) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// An OPTIONS to `ruri` with a Via naming `via_host` and the `extra`
+/// header lines.
 pub fn options(ruri: &str, via_host: &str, extra: &[&str]) -> Vec<u8> {
     let via = format!("Via: SIP/2.0/UDP {via_host};branch=z9hG4bK-{}", unique());
     let from = format!("From: <sip:tester@example.com>;tag={}", unique());
@@ -70,6 +102,7 @@ pub fn options(ruri: &str, via_host: &str, extra: &[&str]) -> Vec<u8> {
     request(&lines)
 }
 
+/// A number no other call in this process returns.
 pub fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(1);
@@ -96,6 +129,11 @@ impl UdpClient {
 
     pub fn send(&self, to: SocketAddr, data: &[u8]) {
         self.sock.send_to(data, to).expect("send");
+    }
+
+    /// An OPTIONS to `ruri` whose Via names this client.
+    pub fn options(&self, ruri: &str, extra: &[&str]) -> Vec<u8> {
+        options(ruri, &self.local().to_string(), extra)
     }
 
     /// The next message within `wait`, parsed.
@@ -174,4 +212,80 @@ impl TcpClient {
             }
         }
     }
+}
+
+/// The next request of `method` `sock` receives within `wait` (other
+/// messages are skipped).
+pub fn expect_request(sock: &UdpClient, method: Method, wait: Duration) -> Option<SipMsg> {
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if let Some(m) = sock.recv(Duration::from_millis(100)) {
+            if m.method() == Some(method) {
+                return Some(m);
+            }
+        }
+    }
+    None
+}
+
+/// Sends from `sock` a reply to `req`, a request kemid relayed to it, with
+/// the `extra` header lines; to the address of kemid's top Via.
+pub fn answer(sock: &UdpClient, req: &SipMsg, code: u16, to_tag: &str, extra: &str) {
+    let mut out = Vec::new();
+    build_reply(req, code, "", Some(to_tag), extra, &mut out).expect("reply");
+    let via = req.top_via().expect("Via");
+    let dst: SocketAddr = format!("{}:{}", via.host(), via.port().unwrap_or(5060))
+        .parse()
+        .expect("kemid's Via names an address");
+    sock.send(dst, &out);
+}
+
+/// The messages `sock` receives within `wait`, up to and including the
+/// first for which `last` holds.
+pub fn recv_until(sock: &UdpClient, wait: Duration, last: impl Fn(&SipMsg) -> bool) -> Vec<SipMsg> {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if let Some(m) = sock.recv(Duration::from_millis(100)) {
+            let done = last(&m);
+            got.push(m);
+            if done {
+                break;
+            }
+        }
+    }
+    got
+}
+
+/// Whether `m` is a final reply.
+pub fn is_final(m: &SipMsg) -> bool {
+    m.status_code().is_some_and(|c| c >= 200)
+}
+
+/// The status codes of the replies among `msgs`.
+pub fn codes(msgs: &[SipMsg]) -> Vec<u16> {
+    msgs.iter().filter_map(|m| m.status_code()).collect()
+}
+
+/// The last of `msgs` if it is a final reply.
+pub fn final_reply(msgs: &[SipMsg]) -> Option<&SipMsg> {
+    msgs.last().filter(|m| is_final(m))
+}
+
+/// The (status code, CSeq method) of every message `sock` receives within
+/// `wait`, until each of `want` has been seen. A request counts as code 0.
+pub fn replies_until_all(
+    sock: &UdpClient,
+    wait: Duration,
+    want: &[(u16, Method)],
+) -> Vec<(u16, Method)> {
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline && !want.iter().all(|w| seen.contains(w)) {
+        if let Some(m) = sock.recv(Duration::from_millis(100)) {
+            let method = m.cseq().map(|c| c.method()).unwrap_or(Method::Other);
+            seen.push((m.status_code().unwrap_or(0), method));
+        }
+    }
+    seen
 }
