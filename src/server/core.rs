@@ -91,7 +91,7 @@ pub struct Core {
     tm: Option<Arc<crate::tm::Tm>>,
     /// The queues of the workers that take jobs (TCP messages, failure
     /// routes after timeouts), set once they exist.
-    jobs: std::sync::OnceLock<Vec<std::sync::mpsc::SyncSender<super::worker::Job>>>,
+    jobs: std::sync::OnceLock<Vec<tokio::sync::mpsc::Sender<super::worker::Job>>>,
     /// The configuration's module parameters, for [`CoreServices::modparam`].
     modparams: Vec<crate::config::ModParam>,
     /// The location service, when usrloc or registrar is loaded.
@@ -186,8 +186,13 @@ impl Core {
     }
 
     /// Gives the core the queues of the job-taking workers.
-    pub fn set_job_queues(&self, queues: Vec<std::sync::mpsc::SyncSender<super::worker::Job>>) {
+    pub fn set_job_queues(&self, queues: Vec<tokio::sync::mpsc::Sender<super::worker::Job>>) {
         let _ = self.jobs.set(queues);
+    }
+
+    /// The TCP transport, when the configuration listens on TCP.
+    pub fn tcp(&self) -> Option<&Arc<TcpTransport>> {
+        self.tcp.as_ref()
     }
 
     /// The transaction service, when tm is loaded.

@@ -25,7 +25,7 @@ use crate::engine::{self, EngineConfig, Lang, ScriptError, ScriptSource};
 use crate::log;
 use crate::transport::tcp::{TcpLimits, TcpTransport};
 use crate::transport::udp::UdpEndpoint;
-use crate::transport::{Proto, RecvInfo};
+use crate::transport::Proto;
 
 /// The configuration `kemid run` serves without `-f`.
 pub const BUILTIN_CONFIG: &str = include_str!("builtin/kemid.cfg");
@@ -108,7 +108,7 @@ impl std::error::Error for StartError {}
 #[derive(Clone)]
 pub struct Stopper {
     shutdown: Arc<AtomicBool>,
-    queues: Vec<mpsc::SyncSender<worker::Job>>,
+    queues: Vec<tokio::sync::mpsc::Sender<worker::Job>>,
 }
 
 impl Stopper {
@@ -126,7 +126,7 @@ pub struct Server {
     store: Arc<ScriptStore>,
     shutdown: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
-    tcp_queues: Vec<mpsc::SyncSender<worker::Job>>,
+    tcp_queues: Vec<tokio::sync::mpsc::Sender<worker::Job>>,
 }
 
 impl Server {
@@ -175,43 +175,29 @@ impl Server {
             .filter(|(p, _, _)| *p == Proto::Tcp)
             .map(|&(_, a, _)| a)
             .collect();
-        // Queue-fed workers take TCP messages and jobs such as a failure
-        // route after a timeout: `children` of them with TCP, else one.
+        // Queue-fed workers own the TCP connections (each serves its own,
+        // reading and routing them on its thread) and take jobs such as a
+        // failure route after a timeout: `children` of them with TCP, else
+        // one.
         let mut tcp_queues = Vec::new();
         let mut tcp_receivers = Vec::new();
         let queue_workers = if tcp_addrs.is_empty() { 1 } else { children };
         for _ in 0..queue_workers {
-            let (tx, rx) = mpsc::sync_channel::<worker::Job>(1024);
+            let (tx, rx) = tokio::sync::mpsc::channel::<worker::Job>(1024);
             tcp_queues.push(tx);
             tcp_receivers.push(rx);
         }
-        let tcp = if tcp_addrs.is_empty() {
-            None
+        let (tcp, mut handoffs) = if tcp_addrs.is_empty() {
+            (None, Vec::new())
         } else {
-            let queues = tcp_queues.clone();
-            let sink: crate::transport::tcp::Sink =
-                Arc::new(move |bytes: Vec<u8>, recv: RecvInfo| {
-                    // One connection always goes to the same worker, so its
-                    // messages keep their order.
-                    let i = recv.conn.unwrap_or(0) as usize % queues.len();
-                    if queues[i]
-                        .try_send(worker::Job::Message(bytes, recv))
-                        .is_err()
-                    {
-                        log::warn(
-                            "tcp",
-                            format_args!("worker queue full: dropping a message from {}", recv.src),
-                        );
-                    }
-                });
             let limits = TcpLimits {
                 max_connections: config.core.tcp_max_connections as usize,
                 idle: Duration::from_secs(u64::from(config.core.tcp_connection_lifetime.max(1))),
                 max_message: config.core.max_message_size,
             };
-            let t = TcpTransport::start(&tcp_addrs, limits, sink)
+            let (t, h) = TcpTransport::start(&tcp_addrs, limits, queue_workers)
                 .map_err(|e| StartError::Bind(tcp_addrs[0], Proto::Tcp, e))?;
-            Some(t)
+            (Some(t), h)
         };
         let mut names = Vec::new();
         for (i, ep) in udp.iter().enumerate() {
@@ -253,8 +239,13 @@ impl Server {
                 )?;
             }
         }
+        handoffs.reverse();
         for (c, rx) in tcp_receivers.into_iter().enumerate() {
-            spawn(format!("kemid-tcp-{c}"), worker::Source::Queue(rx))?;
+            let tcp = core.tcp().cloned().zip(handoffs.pop());
+            spawn(
+                format!("kemid-tcp-{c}"),
+                worker::Source::Queue { jobs: rx, tcp },
+            )?;
         }
         drop(ready_tx);
         for _ in 0..workers.len() {

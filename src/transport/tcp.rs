@@ -1,23 +1,33 @@
-//! TCP: accepted and opened connections, on a small tokio runtime.
+//! TCP: accepted and opened connections, each owned by one worker thread.
 //!
-//! Each connection has a reader task that cuts messages out of the stream
-//! by Content-Length ([`crate::sip::frame`]) and hands each one, with the
-//! connection's id, to the sink the server gave; and a writer task fed by a
-//! channel, so worker threads send without blocking on the socket. Replies
-//! and in-dialog requests reuse a connection: by id when the message came
-//! on it, else by the peer's address. Connections idle for the configured
-//! lifetime are closed; past the connection limit new ones are refused.
+//! A small tokio runtime accepts connections and hands each one to an
+//! owner, one of the workers that take TCP ([`Handoffs`]). The owner runs
+//! the connection on its own single-threaded runtime: it reads, cuts
+//! messages out of the stream by Content-Length ([`Framer`]) and passes
+//! each one, borrowed from the read buffer, to its sink, which routes it
+//! on the spot. A message thus goes from the socket to the script with no
+//! hop between threads and no copy, as in Kamailio's TCP receivers.
+//!
+//! Any thread sends on a connection: it writes to the socket itself when
+//! nothing is waiting to go out (the usual case); what the socket cannot
+//! take at once is queued, in order, for the connection's writer task on
+//! the owner's runtime, so no thread blocks on a slow peer. Replies and
+//! in-dialog requests reuse a connection: by id when the message came on
+//! it, else by the peer's address; a new connection is opened by the owner
+//! the new id maps to. Connections idle for the configured lifetime are
+//! closed; past the connection limit new ones are refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::{Proto, RecvInfo};
 use crate::log;
@@ -33,11 +43,15 @@ pub struct TcpLimits {
     pub max_message: usize,
 }
 
-/// Where received messages go: the bytes of one message and its origin.
-pub type Sink = Arc<dyn Fn(Vec<u8>, RecvInfo) + Send + Sync>;
+/// Most bytes queued on one connection for a peer that does not read;
+/// beyond it, sends fail and the connection is closed.
+const MAX_QUEUED: usize = 4 << 20;
+
+/// Bytes asked of the socket per read.
+const READ_SIZE: usize = 16 * 1024;
 
 struct Conn {
-    tx: mpsc::UnboundedSender<Vec<u8>>,
+    out: Arc<Outgoing>,
     peer: SocketAddr,
 }
 
@@ -47,6 +61,24 @@ struct Table {
     by_peer: HashMap<SocketAddr, u64>,
 }
 
+/// A connection for an owner to serve.
+pub enum Handoff {
+    /// Accepted by the listener.
+    Accepted(std::net::TcpStream, SocketAddr, u64, Arc<Outgoing>),
+    /// To open: a message is queued for `dst`.
+    Connect(SocketAddr, u64, Arc<Outgoing>),
+}
+
+/// What one owner receives: the connections it is to serve.
+pub struct Handoffs(mpsc::UnboundedReceiver<Handoff>);
+
+impl Handoffs {
+    /// The next connection; `None` once the transport is gone.
+    pub async fn next(&mut self) -> Option<Handoff> {
+        self.0.recv().await
+    }
+}
+
 /// The running TCP transport.
 pub struct TcpTransport {
     runtime: tokio::runtime::Runtime,
@@ -54,18 +86,165 @@ pub struct TcpTransport {
     next_id: AtomicU64,
     open: AtomicUsize,
     limits: TcpLimits,
-    sink: Sink,
     locals: Vec<SocketAddr>,
+    owners: Vec<mpsc::UnboundedSender<Handoff>>,
+}
+
+/// The sending side of a connection, shared by every thread that sends on
+/// it and the connection's writer task.
+pub struct Outgoing {
+    /// Set once connected.
+    stream: OnceLock<Arc<OwnedWriteHalf>>,
+    /// Bytes waiting to be written, oldest first; every write happens under
+    /// this lock, so messages never overtake each other.
+    queue: Mutex<Queue>,
+    /// Wakes the writer task when the queue gets bytes or the connection
+    /// closes.
+    wake: Notify,
+    closed: AtomicBool,
+    /// When the connection last moved data, in ms since `epoch`.
+    activity_ms: AtomicU64,
+    epoch: Instant,
+}
+
+#[derive(Default)]
+struct Queue {
+    chunks: VecDeque<Vec<u8>>,
+    /// Bytes of the first chunk already written.
+    offset: usize,
+    bytes: usize,
+}
+
+impl Outgoing {
+    fn new() -> Outgoing {
+        Outgoing {
+            stream: OnceLock::new(),
+            queue: Mutex::new(Queue::default()),
+            wake: Notify::new(),
+            closed: AtomicBool::new(false),
+            activity_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn touch(&self) {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        self.activity_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.activity_ms.load(Ordering::Relaxed));
+        self.epoch.elapsed().saturating_sub(last)
+    }
+
+    /// Sends `data`: written at once when nothing is queued and the socket
+    /// takes it, else (the rest) queued for the writer task.
+    fn send(&self, data: &[u8]) -> io::Result<()> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(io::Error::from(io::ErrorKind::NotConnected));
+        }
+        let mut q = self.queue();
+        let mut sent = 0;
+        if q.chunks.is_empty() {
+            if let Some(stream) = self.stream.get() {
+                while sent < data.len() {
+                    match stream.try_write(&data[sent..]) {
+                        Ok(0) => break,
+                        Ok(n) => sent += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            drop(q);
+                            self.close();
+                            return Err(e);
+                        }
+                    }
+                }
+                if sent == data.len() {
+                    self.touch();
+                    return Ok(());
+                }
+            }
+        }
+        let rest = data.len() - sent;
+        if q.bytes + rest > MAX_QUEUED {
+            drop(q);
+            self.close();
+            return Err(io::Error::other("the peer does not read: too much queued"));
+        }
+        q.bytes += rest;
+        q.chunks.push_back(data[sent..].to_vec());
+        drop(q);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Writes what is queued: `Ok(true)` once the queue is empty,
+    /// `Ok(false)` when the socket is full.
+    fn flush(&self, stream: &OwnedWriteHalf) -> io::Result<bool> {
+        let mut q = self.queue();
+        loop {
+            let Some(front) = q.chunks.front() else {
+                q.offset = 0;
+                return Ok(true);
+            };
+            match stream.try_write(&front[q.offset..]) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => {
+                    self.touch();
+                    q.offset += n;
+                    q.bytes -= n;
+                    if q.offset == q.chunks.front().map_or(0, Vec::len) {
+                        q.chunks.pop_front();
+                        q.offset = 0;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+}
+
+/// The writer task of a connection: writes queued bytes as the socket
+/// takes them.
+async fn write_queued(out: Arc<Outgoing>, stream: Arc<OwnedWriteHalf>) {
+    loop {
+        if out.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        match out.flush(&stream) {
+            Ok(true) => out.wake.notified().await,
+            Ok(false) => {
+                if stream.writable().await.is_err() {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    out.close();
 }
 
 impl TcpTransport {
-    /// Binds every listen address, then serves them. Binding errors are
-    /// returned here, before anything runs.
+    /// Binds every listen address and starts accepting; connections go to
+    /// `owners` owners, whose [`Handoffs`] are returned (one per owner, in
+    /// order). Binding errors are returned here, before anything runs.
     pub fn start(
         addrs: &[SocketAddr],
         limits: TcpLimits,
-        sink: Sink,
-    ) -> io::Result<Arc<TcpTransport>> {
+        owners: usize,
+    ) -> io::Result<(Arc<TcpTransport>, Vec<Handoffs>)> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("kemid-tcp")
@@ -81,14 +260,17 @@ impl TcpTransport {
             .iter()
             .map(|l| l.local_addr())
             .collect::<io::Result<Vec<_>>>()?;
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..owners.max(1))
+            .map(|_| mpsc::unbounded_channel())
+            .unzip();
         let transport = Arc::new(TcpTransport {
             runtime,
             table: Mutex::new(Table::default()),
             next_id: AtomicU64::new(1),
             open: AtomicUsize::new(0),
             limits,
-            sink,
             locals,
+            owners: senders,
         });
         for l in listeners {
             let t = Arc::clone(&transport);
@@ -98,7 +280,7 @@ impl TcpTransport {
                 .runtime
                 .spawn(async move { t.accept_loop(listener).await });
         }
-        Ok(transport)
+        Ok((transport, receivers.into_iter().map(Handoffs).collect()))
     }
 
     /// The bound listen addresses.
@@ -117,6 +299,13 @@ impl TcpTransport {
         self.open.load(Ordering::Relaxed)
     }
 
+    /// Hands a connection to the owner its id maps to; false when that
+    /// owner is gone (the server is stopping).
+    fn hand_off(&self, id: u64, h: Handoff) -> bool {
+        let owner = &self.owners[id as usize % self.owners.len()];
+        owner.send(h).is_ok()
+    }
+
     async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
         loop {
             match listener.accept().await {
@@ -129,8 +318,20 @@ impl TcpTransport {
                         drop(stream);
                         continue;
                     }
-                    let t = Arc::clone(&self);
-                    tokio::spawn(async move { t.serve(stream, peer).await });
+                    let std_stream = match stream.into_std() {
+                        Ok(s) => s,
+                        Err(e) => {
+                            log::warn(
+                                "tcp",
+                                format_args!("dropping a connection from {peer}: {e}"),
+                            );
+                            continue;
+                        }
+                    };
+                    let (id, out) = self.register(peer);
+                    if !self.hand_off(id, Handoff::Accepted(std_stream, peer, id, out)) {
+                        self.unregister(id);
+                    }
                 }
                 Err(e) => {
                     log::error("tcp", format_args!("accept failed: {e}"));
@@ -140,19 +341,27 @@ impl TcpTransport {
         }
     }
 
-    fn register(&self, peer: SocketAddr) -> (u64, mpsc::UnboundedReceiver<Vec<u8>>) {
+    fn register(&self, peer: SocketAddr) -> (u64, Arc<Outgoing>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::unbounded_channel();
+        let out = Arc::new(Outgoing::new());
+        out.touch();
         let mut t = self.table();
-        t.by_id.insert(id, Conn { tx, peer });
+        t.by_id.insert(
+            id,
+            Conn {
+                out: Arc::clone(&out),
+                peer,
+            },
+        );
         t.by_peer.insert(peer, id);
         self.open.fetch_add(1, Ordering::Relaxed);
-        (id, rx)
+        (id, out)
     }
 
     fn unregister(&self, id: u64) {
         let mut t = self.table();
         if let Some(c) = t.by_id.remove(&id) {
+            c.out.close();
             if t.by_peer.get(&c.peer) == Some(&id) {
                 t.by_peer.remove(&c.peer);
             }
@@ -160,10 +369,27 @@ impl TcpTransport {
         }
     }
 
-    async fn serve(self: Arc<Self>, stream: TcpStream, peer: SocketAddr) {
-        let (id, rx) = self.register(peer);
-        self.run_connection(stream, peer, id, rx).await;
-        self.unregister(id);
+    /// Serves a connection handed to this owner until it closes, passing
+    /// each message received to `sink`. Runs on the owner's
+    /// single-threaded runtime, inside a `LocalSet`.
+    pub async fn serve(self: Arc<Self>, h: Handoff, sink: &dyn Fn(&[u8], RecvInfo)) {
+        match h {
+            Handoff::Accepted(std_stream, peer, id, out) => {
+                match TcpStream::from_std(std_stream) {
+                    Ok(stream) => self.run_connection(stream, peer, id, out, sink).await,
+                    Err(e) => log::warn("tcp", format_args!("connection from {peer} lost: {e}")),
+                }
+                self.unregister(id);
+            }
+            Handoff::Connect(dst, id, out) => {
+                match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(dst)).await {
+                    Ok(Ok(stream)) => self.run_connection(stream, dst, id, out, sink).await,
+                    Ok(Err(e)) => log::error("tcp", format_args!("cannot connect to {dst}: {e}")),
+                    Err(_) => log::error("tcp", format_args!("connecting to {dst} timed out")),
+                }
+                self.unregister(id);
+            }
+        }
     }
 
     async fn run_connection(
@@ -171,44 +397,44 @@ impl TcpTransport {
         stream: TcpStream,
         peer: SocketAddr,
         id: u64,
-        mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+        out: Arc<Outgoing>,
+        sink: &dyn Fn(&[u8], RecvInfo),
     ) {
         let _ = stream.set_nodelay(true);
         let local = match stream.local_addr() {
             Ok(a) => a,
             Err(_) => return,
         };
-        let (mut reader, mut writer) = stream.into_split();
-        let last_activity = Arc::new(Mutex::new(Instant::now()));
-        let writer_activity = Arc::clone(&last_activity);
-        let write_task = tokio::spawn(async move {
-            while let Some(data) = rx.recv().await {
-                if writer.write_all(&data).await.is_err() {
-                    break;
-                }
-                if let Ok(mut t) = writer_activity.lock() {
-                    *t = Instant::now();
-                }
-            }
-        });
+        let (mut reader, writer) = stream.into_split();
+        let writer = Arc::new(writer);
+        if out.stream.set(Arc::clone(&writer)).is_err() {
+            return;
+        }
+        let write_task = tokio::task::spawn_local(write_queued(Arc::clone(&out), writer));
         let limits = Limits {
             max_size: self.limits.max_message,
             ..Limits::default()
         };
-        let mut buf: Vec<u8> = Vec::with_capacity(4096);
+        let recv = RecvInfo {
+            proto: Proto::Tcp,
+            src: peer,
+            local,
+            conn: Some(id),
+        };
+        let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
         let mut framer = Framer::default();
-        let mut chunk = vec![0u8; 16 * 1024];
         'read: loop {
-            let n = match tokio::time::timeout(self.limits.idle, reader.read(&mut chunk)).await {
+            if out.closed.load(Ordering::Relaxed) {
+                break;
+            }
+            // Read straight into the buffer of pending bytes.
+            buf.reserve(READ_SIZE);
+            match tokio::time::timeout(self.limits.idle, reader.read_buf(&mut buf)).await {
                 Ok(Ok(0)) => break,
-                Ok(Ok(n)) => n,
+                Ok(Ok(_)) => out.touch(),
                 Ok(Err(_)) => break,
                 Err(_) => {
-                    let idle_for = last_activity
-                        .lock()
-                        .map(|t| t.elapsed())
-                        .unwrap_or_default();
-                    if idle_for >= self.limits.idle {
+                    if out.idle_for() >= self.limits.idle {
                         log::debug(
                             "tcp",
                             format_args!("closing idle connection {id} to {peer}"),
@@ -217,32 +443,23 @@ impl TcpTransport {
                     }
                     continue;
                 }
-            };
-            if let Ok(mut t) = last_activity.lock() {
-                *t = Instant::now();
             }
-            buf.extend_from_slice(&chunk[..n]);
+            // Every complete message in the buffer, then one shift of the
+            // rest to its front.
+            let mut start = 0;
             loop {
-                match framer.next(&buf, limits) {
+                match framer.next(&buf[start..], limits) {
                     Frame::Incomplete => break,
                     Frame::Keepalive(k) => {
                         if k >= 4 {
                             // RFC 5626 §3.5.1: answer a double-CRLF ping.
-                            self.send_on(id, b"\r\n".to_vec());
+                            let _ = out.send(b"\r\n");
                         }
-                        buf.drain(..k);
+                        start += k;
                     }
                     Frame::Complete(len) => {
-                        let msg: Vec<u8> = buf.drain(..len).collect();
-                        (self.sink)(
-                            msg,
-                            RecvInfo {
-                                proto: Proto::Tcp,
-                                src: peer,
-                                local,
-                                conn: Some(id),
-                            },
-                        );
+                        sink(&buf[start..start + len], recv);
+                        start += len;
                     }
                     Frame::Error(e) => {
                         log::warn(
@@ -253,18 +470,19 @@ impl TcpTransport {
                     }
                 }
             }
+            buf.drain(..start);
         }
+        out.close();
         write_task.abort();
     }
 
-    fn send_on(&self, id: u64, data: Vec<u8>) -> bool {
-        self.table()
-            .by_id
-            .get(&id)
-            .is_some_and(|c| c.tx.send(data).is_ok())
+    /// Sends on connection `id`; false when it is not open (any more).
+    fn send_on(&self, id: u64, data: &[u8]) -> bool {
+        let out = self.table().by_id.get(&id).map(|c| Arc::clone(&c.out));
+        out.is_some_and(|o| o.send(data).is_ok())
     }
 
-    /// Queues `data` for `dst`: on connection `conn` when it is still open,
+    /// Sends `data` to `dst`: on connection `conn` when it is still open,
     /// else on an open connection to `dst`, else on a new connection.
     pub fn send(
         self: &Arc<Self>,
@@ -273,30 +491,26 @@ impl TcpTransport {
         data: &[u8],
     ) -> io::Result<()> {
         if let Some(id) = conn {
-            if self.send_on(id, data.to_vec()) {
+            if self.send_on(id, data) {
                 return Ok(());
             }
         }
         let existing = self.table().by_peer.get(&dst).copied();
         if let Some(id) = existing {
-            if self.send_on(id, data.to_vec()) {
+            if self.send_on(id, data) {
                 return Ok(());
             }
         }
         if self.open.load(Ordering::Relaxed) >= self.limits.max_connections {
             return Err(io::Error::other("tcp_max_connections reached"));
         }
-        let (id, rx) = self.register(dst);
-        self.send_on(id, data.to_vec());
-        let t = Arc::clone(self);
-        self.runtime.spawn(async move {
-            match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(dst)).await {
-                Ok(Ok(stream)) => t.run_connection(stream, dst, id, rx).await,
-                Ok(Err(e)) => log::error("tcp", format_args!("cannot connect to {dst}: {e}")),
-                Err(_) => log::error("tcp", format_args!("connecting to {dst} timed out")),
-            }
-            t.unregister(id);
-        });
+        // Queued until connected.
+        let (id, out) = self.register(dst);
+        out.send(data)?;
+        if !self.hand_off(id, Handoff::Connect(dst, id, out)) {
+            self.unregister(id);
+            return Err(io::Error::other("the server is stopping"));
+        }
         Ok(())
     }
 }
