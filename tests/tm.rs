@@ -415,3 +415,84 @@ fn sl_send_reply_after_t_newtran_is_stateful_so_retransmissions_get_it_again() {
         s.server.stop();
     });
 }
+
+/// Branch, reply and branch-failure routes: `skip` is dropped in the
+/// branch route, a 183 is dropped in the reply route, the branch-failure
+/// route notes each negative code, and the failure route, run once after
+/// the last branch fails, answers with the last code noted.
+fn routes_script(skip: SocketAddr, second: SocketAddr) -> String {
+    format!(
+        r#"
+function ksr_request_route() {{
+    if (KSR.tm.t_check_trans() == 0) {{
+        return;
+    }}
+    KSR.tm.t_on_failure("ksr_failure");
+    KSR.tm.t_on_branch_failure("ksr_branch_failure");
+    KSR.tm.t_on_branch("ksr_branch");
+    KSR.tm.t_on_reply("ksr_reply");
+    KSR.corex.append_branch_uri("sip:skip@{skip}");
+    KSR.corex.append_branch_uri("sip:fork@{second}");
+    KSR.tm.t_relay();
+}}
+
+function ksr_branch() {{
+    if (KSR.pv.get("$rU") == "skip") {{
+        KSR.x.drop();
+    }}
+}}
+
+function ksr_reply() {{
+    if (KSR.pv.get("$rs") == 183) {{
+        KSR.x.drop();
+    }}
+}}
+
+function ksr_branch_failure() {{
+    KSR.pv.sets("$avp(last_bf)", "" + KSR.pv.get("$T_reply_code"));
+}}
+
+function ksr_failure() {{
+    KSR.tm.t_reply(480, "bf " + KSR.pv.get("$avp(last_bf)"));
+}}
+"#
+    )
+}
+
+#[test]
+fn branch_reply_and_branch_failure_routes_drop_and_observe() {
+    each_engine(|lang| {
+        let skip = UdpClient::new(false);
+        let second = UdpClient::new(false);
+        let server = start(lang, &routes_script(skip.local(), second.local()), CFG);
+        let proxy = addr(&server, Proto::Udp, false);
+        let callee = UdpClient::new(false);
+        let caller = UdpClient::new(false);
+        caller.send(proxy, &invite(&caller, callee.local()));
+        let a = expect_request(&callee, Method::Invite, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: branch 1"));
+        let b = expect_request(&second, Method::Invite, Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{lang:?}: branch 3"));
+        assert!(
+            expect_request(&skip, Method::Invite, Duration::from_millis(300)).is_none(),
+            "{lang:?}: the branch dropped in the branch route was sent"
+        );
+        answer(&callee, &a, 183, "a", "");
+        answer(&callee, &a, 486, "a", "");
+        assert!(
+            expect_request(&callee, Method::Ack, Duration::from_secs(2)).is_some(),
+            "{lang:?}: 486 ACKed"
+        );
+        answer(&second, &b, 404, "b", "");
+        let replies = recv_until(&caller, Duration::from_secs(3), is_final);
+        let seen = codes(&replies);
+        assert!(
+            !seen.contains(&183),
+            "{lang:?}: the dropped 183 went upstream: {seen:?}"
+        );
+        let last = final_reply(&replies).unwrap_or_else(|| panic!("{lang:?}: {seen:?}"));
+        assert_eq!(last.status_code(), Some(480), "{lang:?}: {seen:?}");
+        assert_eq!(last.reason(), Some("bf 404"), "{lang:?}");
+        server.stop();
+    });
+}
