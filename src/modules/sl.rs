@@ -8,7 +8,7 @@
 //! retransmitted request gets the same tag.
 
 use std::cell::RefCell;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 use kemid_macros::kemi;
@@ -49,8 +49,8 @@ pub fn reply_destination(req: &SipMsg, recv: &RecvInfo) -> SocketAddr {
 /// The To-tag for local replies to `req`: a hash of what identifies the
 /// request, so retransmissions get the same tag.
 pub fn local_to_tag(req: &SipMsg) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    "kemid-sl".hash(&mut h);
+    // A fixed seed: a retransmission must get the same tag.
+    let mut h = foldhash::fast::FixedState::with_seed(0x6b65_6d69_645f_736c).build_hasher();
     if let Some(c) = req.header(crate::sip::HeaderName::CallId) {
         c.value.hash(&mut h);
     }
@@ -60,7 +60,11 @@ pub fn local_to_tag(req: &SipMsg) -> String {
     if let Ok(via) = req.top_via() {
         via.branch().hash(&mut h);
     }
-    format!("{:016x}", h.finish())
+    let n = h.finish();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    (0..16)
+        .map(|i| char::from(HEX[((n >> (60 - 4 * i)) & 0xf) as usize]))
+        .collect()
 }
 
 /// Builds and sends a reply to the current request; 1 when sent, -1 when
@@ -288,5 +292,12 @@ mod tests {
         let c = req("SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK2");
         assert_eq!(local_to_tag(&a), local_to_tag(&b));
         assert_ne!(local_to_tag(&a), local_to_tag(&c));
+        let t = local_to_tag(&a);
+        assert!(
+            t.len() == 16
+                && t.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{t}"
+        );
     }
 }

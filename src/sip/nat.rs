@@ -55,11 +55,28 @@ impl SipMsg {
         let set_received = !host_matches || set_rport;
 
         let mut ip_buf = [0u8; 48];
-        let ip_len = {
-            let mut cursor = &mut ip_buf[..];
-            // An IPv6 address with an IPv4 tail is at most 45 bytes.
-            let _ = write!(cursor, "{ip}");
-            48 - cursor.len()
+        let ip_len = match ip {
+            // The usual case, without the formatting machinery.
+            std::net::IpAddr::V4(v4) => {
+                let mut len = 0;
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        ip_buf[len] = b'.';
+                        len += 1;
+                    }
+                    let mut digits = [0u8; 10];
+                    let d = fmt_u32(u32::from(octet), &mut digits);
+                    ip_buf[len..len + d.len()].copy_from_slice(d);
+                    len += d.len();
+                }
+                len
+            }
+            std::net::IpAddr::V6(_) => {
+                let mut cursor = &mut ip_buf[..];
+                // An IPv6 address with an IPv4 tail is at most 45 bytes.
+                let _ = write!(cursor, "{ip}");
+                48 - cursor.len()
+            }
         };
         let ip_text = &ip_buf[..ip_len];
         let mut port_buf = [0u8; 10];
@@ -146,6 +163,10 @@ mod tests {
         );
         let (_, top) = fixed("SIP/2.0/UDP 10.0.0.1", "192.0.2.1:5070", false);
         assert_eq!(top, "Via: SIP/2.0/UDP 10.0.0.1;received=192.0.2.1");
+        for ip in ["0.0.0.0", "255.255.255.255", "10.20.100.9", "127.0.0.1"] {
+            let (_, top) = fixed("SIP/2.0/UDP h", &format!("{ip}:5070"), false);
+            assert_eq!(top, format!("Via: SIP/2.0/UDP h;received={ip}"));
+        }
     }
 
     #[test]
