@@ -780,16 +780,10 @@ fn settings_mut(ctx: &mut Ctx, change: impl Fn(&mut TxnSettings)) {
         return;
     }
     let base = ctx.tm.settings.unwrap_or_else(|| {
-        let p = service(ctx).map(|s| s.params).unwrap_or_default();
-        TxnSettings {
-            fr: p.fr,
-            fr_inv: p.fr_inv,
-            t1: p.t1,
-            t2: p.t2,
-            auto_inv_100: p.auto_inv_100,
-            disable_6xx: false,
-            disable_internal_reply: false,
-        }
+        service(ctx)
+            .map(|s| s.params)
+            .unwrap_or_default()
+            .txn_settings()
     });
     let mut s = base;
     change(&mut s);

@@ -50,20 +50,15 @@ fn level_named(name: &str) -> Option<Level> {
         .get(..2)
         .filter(|p| p.eq_ignore_ascii_case("l_"))
         .map_or(name, |_| &name[2..]);
-    const NAMES: [(&str, Level); 8] = [
-        ("dbg", Level::Dbg),
-        ("info", Level::Info),
-        ("notice", Level::Notice),
-        ("warn", Level::Warn),
-        ("err", Level::Err),
-        ("crit", Level::Crit),
-        ("alert", Level::Alert),
-        ("bug", Level::Bug),
-    ];
-    NAMES
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(bare))
-        .map(|&(_, l)| l)
+    Level::from_script_name(bare).or_else(|| {
+        if bare.eq_ignore_ascii_case("alert") {
+            Some(Level::Alert)
+        } else if bare.eq_ignore_ascii_case("bug") {
+            Some(Level::Bug)
+        } else {
+            None
+        }
+    })
 }
 
 /// Logs the text at DEBUG level, with pseudo-variables expanded.

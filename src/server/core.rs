@@ -89,8 +89,8 @@ pub struct Core {
     workers: Vec<WorkerInfo>,
     /// The transaction service, when tm is loaded.
     tm: Option<Arc<crate::tm::Tm>>,
-    /// The queues of the workers that take jobs (TCP messages, failure
-    /// routes after timeouts), set once they exist.
+    /// The queues of the workers that take jobs (failure routes after
+    /// timeouts), set once they exist.
     jobs: std::sync::OnceLock<Vec<tokio::sync::mpsc::Sender<super::worker::Job>>>,
     /// The configuration's module parameters, for [`CoreServices::modparam`].
     modparams: Vec<crate::config::ModParam>,

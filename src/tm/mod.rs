@@ -84,6 +84,20 @@ impl Default for TmParams {
 }
 
 impl TmParams {
+    /// The settings a new transaction starts with, before the script
+    /// changes them (`t_set_fr`, ...).
+    pub fn txn_settings(&self) -> TxnSettings {
+        TxnSettings {
+            fr: self.fr,
+            fr_inv: self.fr_inv,
+            t1: self.t1,
+            t2: self.t2,
+            auto_inv_100: self.auto_inv_100,
+            disable_6xx: false,
+            disable_internal_reply: false,
+        }
+    }
+
     /// Reads `modparam("tm", ...)` values.
     pub fn from_config(config: &Config) -> TmParams {
         let mut p = TmParams::default();
@@ -401,15 +415,7 @@ impl Tm {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let method = msg.method().unwrap_or(Method::Other);
-        let mut settings = route.settings.unwrap_or(TxnSettings {
-            fr: self.params.fr,
-            fr_inv: self.params.fr_inv,
-            t1: self.params.t1,
-            t2: self.params.t2,
-            auto_inv_100: self.params.auto_inv_100,
-            disable_6xx: false,
-            disable_internal_reply: false,
-        });
+        let mut settings = route.settings.unwrap_or_else(|| self.params.txn_settings());
         if route.relay.as_ref().is_some_and(|r| r.no_100) {
             settings.auto_inv_100 = false;
         }
