@@ -14,6 +14,7 @@ fn main() {
     let modules = root.join("src/modules");
     println!("cargo:rerun-if-changed=src/modules");
     println!("cargo:rerun-if-changed=build/kemi_scan.rs");
+    println!("cargo:rerun-if-changed=build/module_scan.rs");
     let model = match kemi_scan::scan_dir(&modules, root) {
         Ok(m) => m,
         Err(errors) => {

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 
 use syn::spanned::Spanned;
 
+#[path = "module_scan.rs"]
+pub mod module_scan;
+
 /// KEMI's limit on parameters (`SR_KEMI_PARAMS_MAX`).
 pub const MAX_PARAMS: usize = 6;
 
@@ -76,6 +79,12 @@ pub struct Model {
     pub modules: Vec<Module>,
     /// Files with exports whose module is not declared (left out).
     pub undeclared: Vec<String>,
+    /// The parameter structs, one per module that has parameters.
+    pub param_structs: Vec<module_scan::ParamStruct>,
+    /// The `static MODULE` declarations, by folder.
+    pub module_statics: Vec<module_scan::ModuleStatic>,
+    /// The `//!` doc of every module root: (folder, doc).
+    pub module_docs: Vec<(String, String)>,
 }
 
 /// A fault in an annotated module, reported as `file:line: message`.
@@ -202,6 +211,9 @@ pub fn scan_sources(sources: &[Source]) -> Result<Model, Vec<ScanError>> {
     let mut errors = Vec::new();
     let mut exports: Vec<Export> = Vec::new();
     let mut modules: BTreeMap<String, Module> = BTreeMap::new();
+    let mut param_structs: Vec<module_scan::ParamStruct> = Vec::new();
+    let mut module_statics: Vec<module_scan::ModuleStatic> = Vec::new();
+    let mut module_docs: Vec<(String, String)> = Vec::new();
     for src in sources {
         let ksr_name = if src.ksr_module == "core" {
             String::new()
@@ -226,17 +238,45 @@ pub fn scan_sources(sources: &[Source]) -> Result<Model, Vec<ScanError>> {
         });
         if src.is_module_root {
             module.doc = doc_text(&file.attrs).trim().to_owned();
+            module_docs.push((src.ksr_module.clone(), module.doc.clone()));
         }
         for item in &file.items {
             match item {
-                syn::Item::Const(c) if c.ident == "KAMAILIO_MODULE" => match string_lit(&c.expr) {
-                    Some(v) => module.provided_by = v,
-                    None => errors.push(ScanError {
-                        file: src.label.clone(),
-                        line: c.span().start().line,
-                        message: "KAMAILIO_MODULE must be a string literal".into(),
-                    }),
-                },
+                syn::Item::Const(c) if c.ident == "KAMAILIO_MODULE" => errors.push(ScanError {
+                    file: src.label.clone(),
+                    line: c.span().start().line,
+                    message: "KAMAILIO_MODULE is gone: declare `pub static MODULE: Module<State> = Module::new(\"<loadmodule name>\", \"<summary>\")` in the module's root".into(),
+                }),
+                syn::Item::Static(st) => {
+                    if let Some(m) = module_scan::scan_module_static(src, st, &mut errors) {
+                        if let Some(other) = module_statics.iter().find(|o| o.name == m.name) {
+                            errors.push(ScanError {
+                                file: m.file.clone(),
+                                line: m.line,
+                                message: format!(
+                                    "module `{}` is already declared at {}:{}",
+                                    m.name, other.file, other.line
+                                ),
+                            });
+                        }
+                        module_statics.push(m);
+                    }
+                }
+                syn::Item::Struct(st) => {
+                    if let Some(p) = module_scan::scan_param_struct(src, st, &mut errors) {
+                        if let Some(other) = param_structs.iter().find(|o| o.folder == p.folder) {
+                            errors.push(ScanError {
+                                file: p.file.clone(),
+                                line: st.span().start().line,
+                                message: format!(
+                                    "a module has one ModParams struct; `{}` already has {}",
+                                    p.folder, other.rust_path
+                                ),
+                            });
+                        }
+                        param_structs.push(p);
+                    }
+                }
                 syn::Item::Fn(f) => {
                     if let Some(attr) = f.attrs.iter().find(|a| is_kemi_attr(a)) {
                         match scan_fn(src, &ksr_name, f, attr) {
@@ -249,6 +289,33 @@ pub fn scan_sources(sources: &[Source]) -> Result<Model, Vec<ScanError>> {
             }
         }
     }
+    for p in &param_structs {
+        if !module_statics.iter().any(|m| m.folder == p.folder) {
+            errors.push(ScanError {
+                file: p.file.clone(),
+                line: p.fields.first().map_or(0, |f| f.line),
+                message: format!(
+                    "{} declares parameters, but the module has no `pub static MODULE` in its root",
+                    p.rust_path
+                ),
+            });
+        }
+    }
+    for m in &module_statics {
+        let ksr = if m.folder == "core" {
+            ""
+        } else {
+            m.folder.as_str()
+        };
+        if let Some(module) = modules.get_mut(ksr) {
+            module.provided_by = if m.always_present {
+                String::new()
+            } else {
+                m.name.clone()
+            };
+        }
+    }
+    module_statics.sort_by(|a, b| a.folder.cmp(&b.folder));
     exports.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
     for pair in exports.windows(2) {
         if pair[0].module == pair[1].module && pair[0].name == pair[1].name {
@@ -270,6 +337,9 @@ pub fn scan_sources(sources: &[Source]) -> Result<Model, Vec<ScanError>> {
             exports,
             modules: modules.into_values().collect(),
             undeclared: Vec::new(),
+            param_structs,
+            module_statics,
+            module_docs,
         })
     } else {
         errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -788,5 +858,11 @@ pub fn render_registry(model: &Model) -> String {
         );
     }
     out.push_str("];\n");
+    module_scan::render(
+        &mut out,
+        &model.param_structs,
+        &model.module_statics,
+        &model.module_docs,
+    );
     out
 }

@@ -34,63 +34,15 @@ pub trait CoreServices {
     /// on the socket `local` the message arrived on.
     fn advertised(&self, proto: Proto, local: std::net::SocketAddr) -> (String, u16);
 
-    /// The value of `modparam(module, name, ...)` in the configuration (the
-    /// last one set wins); `None` when it is not set.
-    fn modparam(&self, _module: &str, _name: &str) -> Option<&crate::config::CfgValue> {
-        None
-    }
-
-    /// The location service, when `usrloc` or `registrar` is loaded.
-    fn location(&self) -> Option<&crate::usrloc::Usrloc> {
-        None
-    }
-
     /// The transaction service, when the configuration loads tm.
     fn tm(&self) -> Option<&std::sync::Arc<crate::tm::Tm>> {
         None
     }
 
-    /// A number no other running configuration has, which settings derived
-    /// from `modparam`s are cached under ([`cached_settings`]); 0 (the
-    /// default) means "do not cache".
-    fn config_id(&self) -> u64 {
-        0
+    /// The loaded modules with their state ([`crate::module::Module::state`]).
+    fn modules(&self) -> Option<&crate::module::Modules> {
+        None
     }
-}
-
-/// A new [`CoreServices::config_id`].
-pub fn next_config_id() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
-
-/// One thread's copy of a module's settings, made from the `modparam`s of
-/// the configuration it was made for ([`cached_settings`]).
-pub type SettingsSlot<T> = std::cell::RefCell<Option<(u64, std::rc::Rc<T>)>>;
-
-/// A module's settings for `core`, made by `make` once per worker thread
-/// and configuration instead of looking `modparam`s up by name on every
-/// message. `slot` is the module's `thread_local!` [`SettingsSlot`].
-pub fn cached_settings<T: 'static>(
-    slot: &'static std::thread::LocalKey<SettingsSlot<T>>,
-    core: Option<&dyn CoreServices>,
-    make: fn(Option<&dyn CoreServices>) -> T,
-) -> std::rc::Rc<T> {
-    let id = core.map_or(0, |c| c.config_id());
-    if id == 0 {
-        return std::rc::Rc::new(make(core));
-    }
-    slot.with(|s| {
-        let mut s = s.borrow_mut();
-        match &*s {
-            Some((have, v)) if *have == id => v.clone(),
-            _ => {
-                let v = std::rc::Rc::new(make(core));
-                *s = Some((id, v.clone()));
-                v
-            }
-        }
-    })
 }
 
 /// State owned by one worker thread that outlives a message: `$var(...)`
@@ -150,12 +102,10 @@ pub struct MsgState {
     /// first, for `t_next_contacts` to relay one group at a time (serial
     /// forking by q).
     pub contact_groups: Vec<Vec<Branch>>,
-    /// What `KSR.registrar` keeps for this message: a q-value override for
-    /// `save` and the reply `save` prepared without sending it.
-    pub registrar: crate::modules::registrar::RegState,
-    /// What `KSR.rr` keeps for this message: the Record-Routes it added and
-    /// the parameters of this server's Route entry.
-    pub rr: crate::modules::rr::RrState,
+    /// What modules keep for this message (rr's Record-Routes, the reply
+    /// registrar prepared), each reached through its own module handle
+    /// ([`crate::module::Module::msg_data_mut`]).
+    pub module_data: crate::module::ModuleData,
 }
 
 /// One further destination of a request (a branch of the destination set).
@@ -191,6 +141,7 @@ pub struct Ctx<'w> {
     worker: &'w mut WorkerLocal,
     msg: Option<(&'w mut SipMsg, RecvInfo)>,
     core: Option<&'w dyn CoreServices>,
+    modules: Option<&'w crate::module::Modules>,
     unwind: Option<Unwind>,
     drop_requested: bool,
     state: MsgState,
@@ -207,6 +158,7 @@ impl<'w> Ctx<'w> {
             worker,
             msg: None,
             core: None,
+            modules: None,
             unwind: None,
             drop_requested: false,
             state: MsgState::default(),
@@ -230,7 +182,14 @@ impl<'w> Ctx<'w> {
     /// Gives the context the server's services.
     pub fn with_core(mut self, core: &'w dyn CoreServices) -> Ctx<'w> {
         self.core = Some(core);
+        self.modules = core.modules();
         self
+    }
+
+    /// The loaded modules; `None` in tools and some tests.
+    #[inline]
+    pub fn modules(&self) -> Option<&'w crate::module::Modules> {
+        self.modules
     }
 
     /// The server's services; `None` in tools and some tests.
@@ -332,84 +291,5 @@ impl<'w> Ctx<'w> {
     /// Whether the script asked for the message to be dropped.
     pub fn drop_requested(&self) -> bool {
         self.drop_requested
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::CfgValue;
-
-    struct Conf {
-        id: u64,
-        limit: CfgValue,
-    }
-
-    impl CoreServices for Conf {
-        fn is_myself(&self, _: &str, _: Option<u16>, _: Option<Proto>) -> bool {
-            false
-        }
-        fn send(
-            &self,
-            _: Proto,
-            _: std::net::SocketAddr,
-            _: Option<u64>,
-            _: &[u8],
-        ) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn server_header(&self) -> Option<&str> {
-            None
-        }
-        fn advertised(&self, _: Proto, local: std::net::SocketAddr) -> (String, u16) {
-            (local.ip().to_string(), local.port())
-        }
-        fn modparam(&self, _: &str, name: &str) -> Option<&CfgValue> {
-            (name == "limit").then_some(&self.limit)
-        }
-        fn config_id(&self) -> u64 {
-            self.id
-        }
-    }
-
-    thread_local! {
-        static LIMIT: SettingsSlot<i64> = const { std::cell::RefCell::new(None) };
-    }
-
-    fn limit(core: Option<&dyn CoreServices>) -> i64 {
-        match core.and_then(|c| c.modparam("m", "limit")) {
-            Some(CfgValue::Int(i)) => *i,
-            _ => -1,
-        }
-    }
-
-    #[test]
-    fn settings_are_cached_per_configuration() {
-        let a = Conf {
-            id: next_config_id(),
-            limit: CfgValue::Int(5),
-        };
-        let b = Conf {
-            id: next_config_id(),
-            limit: CfgValue::Int(7),
-        };
-        assert_ne!(a.id, b.id);
-        let first = cached_settings(&LIMIT, Some(&a), limit);
-        assert_eq!(*first, 5);
-        let again = cached_settings(&LIMIT, Some(&a), limit);
-        assert!(std::rc::Rc::ptr_eq(&first, &again), "made once");
-        assert_eq!(
-            *cached_settings(&LIMIT, Some(&b), limit),
-            7,
-            "another configuration"
-        );
-        assert_eq!(*cached_settings(&LIMIT, None, limit), -1);
-        // Id 0 is never cached: such a core may change its parameters.
-        let uncached = Conf {
-            id: 0,
-            limit: CfgValue::Int(9),
-        };
-        assert_eq!(*cached_settings(&LIMIT, Some(&uncached), limit), 9);
-        assert_eq!(*cached_settings(&LIMIT, Some(&b), limit), 7);
     }
 }

@@ -25,7 +25,7 @@ fn errors(text: &str) -> Vec<String> {
 }
 
 const GOOD: &str = r#"//! A demo module.
-pub const KAMAILIO_MODULE: &str = "demo";
+pub static MODULE: Module<()> = Module::new("demo", "a demo");
 
 /// Does a thing.
 ///
@@ -188,6 +188,69 @@ fn unknown_attribute_arguments_are_refused() {
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(
         errs[0].starts_with("src/modules/demo.rs:17: unknown #[kemi] argument `toplevl`"),
+        "{}",
+        errs[0]
+    );
+}
+
+const PARAMS: &str = r#"//! A module with parameters.
+pub static MODULE: Module<Params> = Module::new("demo", "a demo").init(|cx| Ok(cx.params()));
+
+#[derive(ModParams)]
+pub struct Params {
+    /// How many.
+    #[param(default = 5, range = "0..=9")]
+    pub count: i64,
+    /// A name.
+    #[param(default = "x")]
+    pub name: String,
+    #[param(inert)]
+    pub old: i64,
+}
+"#;
+
+#[test]
+fn a_parameter_struct_is_modelled() {
+    let model = scan(PARAMS).expect("valid source");
+    assert_eq!(model.module_statics.len(), 1);
+    assert_eq!(model.module_statics[0].name, "demo");
+    let p = &model.param_structs[0];
+    assert_eq!(p.rust_path, "crate::modules::demo::Params");
+    let names: Vec<&str> = p.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["count", "name", "old"]);
+    assert_eq!(p.fields[0].range, Some((0, 9)));
+    assert!(!p.fields[2].effective);
+    assert_eq!(model.modules.len(), 0, "no exports: no KSR namespace");
+}
+
+#[test]
+fn parameter_faults_are_reported_at_their_lines() {
+    let src = PARAMS
+        .replace("    pub count: i64,", "    pub count: f64,")
+        .replace("    #[param(default = \"x\")]\n", "")
+        .replace("#[param(inert)]", "#[param(inret)]");
+    let errs = errors(&src);
+    let expected = [
+        "src/modules/demo.rs:8: parameter `count`: its type must be an integer",
+        "src/modules/demo.rs:10: parameter `name`: give its default",
+        "src/modules/demo.rs:11: unknown #[param] argument `inret`",
+    ];
+    assert_eq!(errs.len(), expected.len(), "{errs:#?}");
+    for (got, want) in errs.iter().zip(expected) {
+        assert!(got.starts_with(want), "{got:?} should start with {want:?}");
+    }
+}
+
+#[test]
+fn the_old_module_constant_is_refused() {
+    let src = GOOD.replace(
+        "pub static MODULE: Module<()> = Module::new(\"demo\", \"a demo\");",
+        "pub const KAMAILIO_MODULE: &str = \"demo\";",
+    );
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].starts_with("src/modules/demo.rs:2: KAMAILIO_MODULE is gone"),
         "{}",
         errs[0]
     );

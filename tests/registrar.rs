@@ -546,7 +546,8 @@ fn usrloc_db_mode_other_than_memory_is_a_configuration_error() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(
-        err.starts_with("/t/kemid.cfg:4: ") && err.contains("db_mode must be 0"),
+        err.starts_with("/t/kemid.cfg:4: ")
+            && err.contains("\"db_mode\", 2): out of range; accepted: 0"),
         "{err}"
     );
 }

@@ -22,3 +22,15 @@ use proc_macro::TokenStream;
 pub fn kemi(_args: TokenStream, item: TokenStream) -> TokenStream {
     item
 }
+
+/// Marks a struct as a module's parameters: one field per `modparam`,
+/// each with a doc comment and `#[param(...)]` (`default = ...`,
+/// `range = "LOW..=HIGH"`, `one_of = "0, 1, 2"`, `name = "..."`, `inert`).
+///
+/// Like `#[kemi]`, it generates nothing here: kemid's build step reads the
+/// struct and generates its reader, the checks of the cfg reader and the
+/// docs. The derive only lets `#[param]` stand on the fields.
+#[proc_macro_derive(ModParams, attributes(param))]
+pub fn mod_params(_item: TokenStream) -> TokenStream {
+    TokenStream::new()
+}

@@ -6,7 +6,6 @@
 //! user's file and line. Native routing blocks are refused: kemid runs KEMI
 //! scripts only.
 
-pub mod catalog;
 mod core_params;
 pub mod preprocess;
 mod statements;

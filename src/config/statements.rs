@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use super::catalog::{self, ParamKind};
 use super::core_params::{Applied, CoreParams};
 use super::preprocess::Preprocessed;
 use super::{At, CfgValue, Config, ConfigError, KemiCallbacks, ModParam};
@@ -133,9 +132,13 @@ impl<'a> Cursor<'a> {
         match self.peek() {
             Some('"' | '\'') => {
                 // Adjacent strings concatenate, as in Kamailio.
+                // Adjacent strings concatenate, also across lines, as in
+                // Kamailio.
                 let mut s = self.string("")?;
                 loop {
-                    self.skip_inline_space();
+                    while self.peek().is_some_and(char::is_whitespace) {
+                        self.bump();
+                    }
                     if matches!(self.peek(), Some('"' | '\'')) {
                         s.push_str(&self.string("")?);
                     } else {
@@ -197,6 +200,7 @@ pub fn parse(main: &Path, pre: &Preprocessed) -> Result<Config, ConfigError> {
     };
     let mut core = CoreParams::default();
     let mut modules: Vec<String> = Vec::new();
+    let mut loadmodule_at: Vec<At> = Vec::new();
     let mut modparams: Vec<ModParam> = Vec::new();
     let mut engine: Option<(Lang, At)> = None;
     let mut kemi = KemiCallbacks::default();
@@ -221,15 +225,16 @@ pub fn parse(main: &Path, pre: &Preprocessed) -> Result<Config, ConfigError> {
                 if paren {
                     c.expect(')', "to close loadmodule(")?;
                 }
-                let name = module_name(&file);
-                if catalog::find(&name).is_none() {
+                let name = crate::module::name_of_file(&file).to_owned();
+                if crate::module::find(&name).is_none() {
                     return Err(c.error(format!(
                         "kemid has no module `{name}`; available: {}",
-                        catalog::names()
+                        crate::module::names()
                     )));
                 }
                 if !modules.contains(&name) {
                     modules.push(name);
+                    loadmodule_at.push(at);
                 }
             }
             "modparam" => {
@@ -240,28 +245,31 @@ pub fn parse(main: &Path, pre: &Preprocessed) -> Result<Config, ConfigError> {
                 c.expect(',', "after the parameter name")?;
                 let value = c.value()?;
                 c.expect(')', "to close modparam(")?;
-                check_modparam(&modules, &module, &name, &value).map_err(|m| ConfigError {
+                let targets = modparam_targets(&modules, &module).map_err(|m| ConfigError {
                     file: at.file.clone(),
                     line: at.line,
                     message: m,
                 })?;
-                if let Some(spec) = catalog::find(&module)
-                    .and_then(|m| m.params.iter().find(|p| p.name.eq_ignore_ascii_case(&name)))
-                {
-                    if !spec.effective {
+                for target in targets {
+                    let decl = check_modparam(&target, &name, &value).map_err(|m| ConfigError {
+                        file: at.file.clone(),
+                        line: at.line,
+                        message: m,
+                    })?;
+                    if !decl.effective {
                         notices.push(format!(
-                            "{}:{}: modparam(\"{module}\", \"{name}\") is accepted but has no effect in kemid",
+                            "{}:{}: modparam(\"{target}\", \"{name}\") is accepted but has no effect in kemid",
                             at.file.display(),
                             at.line
                         ));
                     }
+                    modparams.push(ModParam {
+                        module: target,
+                        name: name.clone(),
+                        value: value.clone(),
+                        at: at.clone(),
+                    });
                 }
-                modparams.push(ModParam {
-                    module,
-                    name,
-                    value,
-                    at,
-                });
             }
             "cfgengine" => {
                 if c.peek() == Some('=') {
@@ -312,6 +320,7 @@ pub fn parse(main: &Path, pre: &Preprocessed) -> Result<Config, ConfigError> {
         }
     }
 
+    check_dependencies(&modules, &loadmodule_at)?;
     let Some((lang, engine_at)) = engine else {
         return Err(ConfigError {
             file: main.to_owned(),
@@ -353,53 +362,74 @@ pub fn parse(main: &Path, pre: &Preprocessed) -> Result<Config, ConfigError> {
     })
 }
 
-/// `"tm.so"`, `"/usr/lib/kamailio/modules/tm.so"` → `tm`.
-fn module_name(file: &str) -> String {
-    let base = file.rsplit('/').next().unwrap_or(file);
-    base.strip_suffix(".so").unwrap_or(base).to_owned()
+/// The loaded modules a `modparam` names: one module, or every loaded
+/// module matching a regular expression (`"nathelper|registrar"`), as
+/// Kamailio matches it: the whole name, ignoring case.
+fn modparam_targets(loaded: &[String], module: &str) -> Result<Vec<String>, String> {
+    let plain = module
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        if crate::module::find(module).is_none() {
+            return Err(format!(
+                "modparam for unknown module `{module}`; available: {}",
+                crate::module::names()
+            ));
+        }
+        if !loaded.iter().any(|m| m == module) {
+            return Err(format!(
+                "modparam(\"{module}\", ...) before loadmodule \"{module}.so\""
+            ));
+        }
+        return Ok(vec![module.to_owned()]);
+    }
+    let re = regex::RegexBuilder::new(&format!("^({module})$"))
+        .case_insensitive(true)
+        .size_limit(1 << 16)
+        .build()
+        .map_err(|e| {
+            format!("modparam module name `{module}` is not a valid regular expression: {e}")
+        })?;
+    let matched: Vec<String> = loaded.iter().filter(|m| re.is_match(m)).cloned().collect();
+    if matched.is_empty() {
+        return Err(format!(
+            "modparam(\"{module}\", ...): no module loaded before it matches; loaded: {}",
+            loaded.join(", ")
+        ));
+    }
+    Ok(matched)
 }
 
 fn check_modparam(
-    loaded: &[String],
     module: &str,
     name: &str,
     value: &CfgValue,
-) -> Result<(), String> {
-    let spec = catalog::find(module).ok_or_else(|| {
-        format!(
-            "modparam for unknown module `{module}`; available: {}",
-            catalog::names()
-        )
-    })?;
-    if !loaded.iter().any(|m| m == module) {
-        return Err(format!(
-            "modparam(\"{module}\", ...) before loadmodule \"{module}.so\""
-        ));
-    }
-    let param = spec
-        .params
-        .iter()
-        .find(|p| p.name.eq_ignore_ascii_case(name))
-        .ok_or_else(|| {
-            let names: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
-            if names.is_empty() {
-                format!("module `{module}` has no parameters")
-            } else {
-                format!(
-                    "module `{module}` has no parameter `{name}`; it has: {}",
-                    names.join(", ")
-                )
+) -> Result<&'static crate::module::ParamDecl, String> {
+    let entry = crate::module::find(module).ok_or_else(|| format!("no module `{module}`"))?;
+    crate::module::check_modparam(module, entry.params, name, value)
+}
+
+/// Every loaded module's dependencies are loaded too; the error names the
+/// `loadmodule` line of the module that needs one.
+fn check_dependencies(modules: &[String], at: &[At]) -> Result<(), ConfigError> {
+    for (name, at) in modules.iter().zip(at) {
+        let Some(entry) = crate::module::find(name) else {
+            continue;
+        };
+        for dep in entry.module.deps() {
+            if !modules.iter().any(|m| m == dep.module) {
+                return Err(ConfigError {
+                    file: at.file.clone(),
+                    line: at.line,
+                    message: format!(
+                        "module `{name}` needs module `{}` ({}): add loadmodule \"{}.so\"",
+                        dep.module, dep.why, dep.module
+                    ),
+                });
             }
-        })?;
-    match (param.kind, value) {
-        (ParamKind::Int, CfgValue::Str(s)) => Err(format!(
-            "modparam(\"{module}\", \"{name}\") takes a number, not the string \"{s}\""
-        )),
-        (ParamKind::Str, CfgValue::Int(i)) => Err(format!(
-            "modparam(\"{module}\", \"{name}\") takes a quoted string, not the number {i}"
-        )),
-        _ => catalog::check_value(module, name, value),
+        }
     }
+    Ok(())
 }
 
 fn set_kemi(kemi: &mut KemiCallbacks, name: &str, raw: &str) -> Result<(), String> {
@@ -494,11 +524,11 @@ mod tests {
 
     #[test]
     fn module_names_from_paths() {
-        assert_eq!(module_name("tm.so"), "tm");
+        assert_eq!(crate::module::name_of_file("tm.so"), "tm");
         assert_eq!(
-            module_name("/usr/lib/kamailio/modules/app_jsdt.so"),
+            crate::module::name_of_file("/usr/lib/kamailio/modules/app_jsdt.so"),
             "app_jsdt"
         );
-        assert_eq!(module_name("xlog"), "xlog");
+        assert_eq!(crate::module::name_of_file("xlog"), "xlog");
     }
 }

@@ -164,6 +164,11 @@ pub fn exports() -> &'static [Export] {
     EXPORTS
 }
 
+/// The module table ([`crate::module::all`] reads it).
+pub(crate) fn module_table() -> &'static [crate::module::ModuleEntry] {
+    MODULE_TABLE
+}
+
 /// Every KSR sub-module that has exports, core first.
 pub fn modules() -> &'static [ModuleInfo] {
     MODULES

@@ -76,31 +76,6 @@ pub static METHODS: &[Method] = &[
         handler: statistics,
     },
     Method {
-        name: "tm.stats",
-        help: "Transaction counters: current, created, freed, replies sent by class (needs the tm module).",
-        handler: needs_tm,
-    },
-    Method {
-        name: "ul.dump",
-        help: "The location table(s): every AoR with its contacts; parameter \"brief\" lists the AoRs only (needs usrloc or registrar).",
-        handler: ul_dump,
-    },
-    Method {
-        name: "ul.lookup",
-        help: "The valid contacts of an address of record: ul.lookup location alice[@domain].",
-        handler: ul_lookup,
-    },
-    Method {
-        name: "ul.rm",
-        help: "Removes an address of record with all its contacts: ul.rm location alice[@domain].",
-        handler: ul_rm,
-    },
-    Method {
-        name: "ul.add",
-        help: "Adds or updates a contact: ul.add table AOR contact expires [q [path [flags [cflags [methods]]]]]; expires 0 is permanent, q a number such as 0.5, path \"0\" for none.",
-        handler: ul_add,
-    },
-    Method {
         name: "cfg.get",
         help: "The value of a runtime parameter: cfg.get core debug.",
         handler: cfg_get,
@@ -117,14 +92,37 @@ pub static METHODS: &[Method] = &[
     },
 ];
 
-/// Runs a method by name.
+/// Runs a method by name: the core's, else a loaded module's.
 pub fn call(state: &RpcState, name: &str, params: &[Value]) -> Result<Value, RpcError> {
-    match METHODS.iter().find(|m| m.name == name) {
-        Some(m) => (m.handler)(state, params),
-        None => Err(RpcError::new(
+    if let Some(m) = METHODS.iter().find(|m| m.name == name) {
+        return (m.handler)(state, params);
+    }
+    let modules = state.core.loaded_modules();
+    if let Some(r) = modules.call_rpc(name, params, state) {
+        return r;
+    }
+    Err(match crate::module::Modules::rpc_owner(name) {
+        Some(module) => RpcError::new(
+            500,
+            format!("{name} needs the {module} module: add loadmodule \"{module}.so\""),
+        ),
+        None => RpcError::new(
             -32601,
             format!("no method {name}; system.listMethods lists them"),
-        )),
+        ),
+    })
+}
+
+impl crate::module::Control for RpcState {
+    fn reload(&self, module: &str) -> Result<Value, RpcError> {
+        match module {
+            "app_jsdt" => reload(self, Lang::Js),
+            "app_sqlang" => reload(self, Lang::Squirrel),
+            other => Err(RpcError::new(
+                500,
+                format!("{other} has no script to reload"),
+            )),
+        }
     }
 }
 
@@ -223,19 +221,30 @@ fn echo(_: &RpcState, params: &[Value]) -> Result<Value, RpcError> {
     Ok(Value::Array(params.to_vec()))
 }
 
-fn list_methods(_: &RpcState, _: &[Value]) -> Result<Value, RpcError> {
-    Ok(json!(METHODS.iter().map(|m| m.name).collect::<Vec<_>>()))
+fn list_methods(state: &RpcState, _: &[Value]) -> Result<Value, RpcError> {
+    let mut names: Vec<&str> = METHODS.iter().map(|m| m.name).collect();
+    names.extend(
+        state
+            .core
+            .loaded_modules()
+            .rpc_methods()
+            .iter()
+            .map(|m| m.0),
+    );
+    Ok(json!(names))
 }
 
-fn method_help(_: &RpcState, params: &[Value]) -> Result<Value, RpcError> {
+fn method_help(state: &RpcState, params: &[Value]) -> Result<Value, RpcError> {
     let name = params
         .first()
         .and_then(Value::as_str)
         .ok_or_else(|| RpcError::bad_params("system.methodHelp needs a method name"))?;
     METHODS
         .iter()
-        .find(|m| m.name == name)
-        .map(|m| json!(m.help))
+        .map(|m| (m.name, m.help))
+        .chain(state.core.loaded_modules().rpc_methods())
+        .find(|m| m.0 == name)
+        .map(|m| json!(m.1))
         .ok_or_else(|| RpcError::new(-32601, format!("no method {name}")))
 }
 
@@ -261,6 +270,11 @@ fn statistics(state: &RpcState, params: &[Value]) -> Result<Value, RpcError> {
             lines.push(format!("{g}:{name} = {value}"));
         }
     }
+    for (g, name, _, value) in state.core.loaded_modules().statistics() {
+        if group == "all" || group == g {
+            lines.push(format!("{g}:{name} = {value}"));
+        }
+    }
     if group == "all" || group == "load" {
         for w in state.core.workers() {
             lines.push(format!(
@@ -272,249 +286,10 @@ fn statistics(state: &RpcState, params: &[Value]) -> Result<Value, RpcError> {
     }
     if lines.is_empty() {
         return Err(RpcError::bad_params(format!(
-            "no statistics group {group}; use all, core, script or load"
+            "no statistics group {group}; use all, core, script, load or a loaded module's name"
         )));
     }
     Ok(json!(lines))
-}
-
-fn needs_tm(state: &RpcState, _: &[Value]) -> Result<Value, RpcError> {
-    use crate::ctx::CoreServices;
-    let tm = state
-        .core
-        .tm()
-        .ok_or_else(|| RpcError::new(500, "tm is not loaded: no transactions are kept"))?;
-    let s = &tm.stats;
-    let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    Ok(json!({
-        "current": tm.active(),
-        "created": get(&s.created),
-        "freed": get(&s.freed),
-        "total_local": get(&s.replied_local),
-        "relayed_replies": get(&s.relayed_replies),
-        "2xx": get(&s.rpl_2xx),
-        "3xx": get(&s.rpl_3xx),
-        "4xx": get(&s.rpl_4xx),
-        "5xx": get(&s.rpl_5xx),
-        "6xx": get(&s.rpl_6xx),
-    }))
-}
-
-/// The location service, or the error saying it is not loaded.
-fn usrloc(state: &RpcState) -> Result<&crate::usrloc::Usrloc, RpcError> {
-    state.core.usrloc().map(|u| &**u).ok_or_else(|| {
-        RpcError::new(
-            500,
-            "no location table is kept: load the usrloc and registrar modules",
-        )
-    })
-}
-
-/// Parameter `i` as text (numbers are accepted and written out).
-fn text_param(params: &[Value], i: usize) -> Option<String> {
-    match params.get(i)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// Parameter `i` as an integer (a numeric string is accepted).
-fn int_param(params: &[Value], i: usize, what: &str) -> Result<Option<i64>, RpcError> {
-    match params.get(i) {
-        None => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-            .map(Some)
-            .ok_or_else(|| RpcError::bad_params(format!("{what} must be an integer"))),
-    }
-}
-
-/// The table and AoR parameters, as Kamailio's ul.* methods take them.
-fn table_and_aor(
-    state: &RpcState,
-    params: &[Value],
-) -> Result<(std::sync::Arc<dyn crate::usrloc::LocationStore>, String), RpcError> {
-    let ul = usrloc(state)?;
-    let (Some(table), Some(aor)) = (text_param(params, 0), text_param(params, 1)) else {
-        return Err(RpcError::new(
-            500,
-            "Not enough parameters (table and AOR to lookup)",
-        ));
-    };
-    let store = ul
-        .find_table(&table)
-        .ok_or_else(|| RpcError::new(500, "Domain not found"))?;
-    if ul.config().use_domain && !aor.contains('@') {
-        return Err(RpcError::new(500, "Domain missing in AOR"));
-    }
-    let key = ul
-        .aor_key_loose(&aor)
-        .map_err(|e| RpcError::bad_params(format!("bad AOR {aor:?}: {e}")))?;
-    Ok((store, key))
-}
-
-/// One contact as Kamailio's ul.dump shows it.
-fn contact_json(c: &crate::usrloc::Contact, now: u64) -> Value {
-    let not_set = |v: &Option<String>| v.clone().unwrap_or_else(|| "[not set]".into());
-    let expires = if c.expires == 0 {
-        json!("permanent")
-    } else if c.expires <= now {
-        json!("expired")
-    } else {
-        json!(c.expires - now)
-    };
-    json!({"Contact": {
-        "Address": c.uri,
-        "Expires": expires,
-        "Q": c.q.map_or(-1.0, |q| f64::from(q) / 1000.0),
-        "Call-ID": c.call_id,
-        "CSeq": c.cseq,
-        "User-Agent": not_set(&c.user_agent),
-        "Received": not_set(&c.received),
-        "Path": not_set(&c.path),
-        "State": "CS_NEW",
-        "Flags": c.flags,
-        "CFlags": c.cflags,
-        "Socket": not_set(&c.socket),
-        // Printed as a signed number, as Kamailio does (all methods: -1).
-        "Methods": c.methods as i32,
-        "Ruid": if c.ruid.is_empty() { "[not set]".to_owned() } else { c.ruid.clone() },
-        "Instance": not_set(&c.instance),
-        "Reg-Id": c.reg_id,
-        "Server-Id": 0,
-        "Tcpconn-Id": c.conn.map_or(-1, |id| id as i64),
-        "Keepalive": 0,
-        "Last-Keepalive": 0,
-        "Last-Modified": c.last_modified,
-    }})
-}
-
-fn ul_dump(state: &RpcState, params: &[Value]) -> Result<Value, RpcError> {
-    let ul = usrloc(state)?;
-    let brief = text_param(params, 0).is_some_and(|b| b == "brief");
-    let now = crate::usrloc::now();
-    let mut domains = Vec::new();
-    for table in ul.tables() {
-        let slots = table.slots().max(1);
-        let mut per_slot: std::collections::HashMap<usize, usize> = Default::default();
-        let mut aors = Vec::new();
-        table.for_each(&mut |aor, contacts| {
-            let hash = crate::usrloc::aor_hash(aor);
-            *per_slot.entry(hash as usize & (slots - 1)).or_default() += 1;
-            if brief {
-                aors.push(json!({"AoR": aor}));
-            } else {
-                let list: Vec<Value> = contacts.iter().map(|c| contact_json(c, now)).collect();
-                aors.push(json!({"Info": {"AoR": aor, "HashID": hash, "Contacts": list}}));
-            }
-        });
-        let records: usize = per_slot.values().sum();
-        let max = per_slot.values().copied().max().unwrap_or(0);
-        domains.push(json!({
-            "Domain": table.name(),
-            "Size": slots,
-            "AoRs": aors,
-            "Stats": {"Records": records, "Max-Slots": max},
-        }));
-    }
-    Ok(if domains.len() == 1 {
-        domains.remove(0)
-    } else {
-        Value::Array(domains)
-    })
-}
-
-fn ul_lookup(state: &RpcState, params: &[Value]) -> Result<Value, RpcError> {
-    let (table, aor) = table_and_aor(state, params)?;
-    let now = crate::usrloc::now();
-    let contacts = table.lookup(&aor, now);
-    if contacts.is_empty() {
-        return Err(RpcError::new(500, "AOR not found in location table"));
-    }
-    let list: Vec<Value> = contacts.iter().map(|c| contact_json(c, now)).collect();
-    Ok(json!({"AoR": aor, "Contacts": list}))
-}
-
-fn ul_rm(state: &RpcState, params: &[Value]) -> Result<Value, RpcError> {
-    let (table, aor) = table_and_aor(state, params)?;
-    let removed = table.remove_aor(&aor);
-    log::notice(
-        "rpc",
-        format_args!(
-            "ul.rm: {aor} removed from {} ({removed} contacts)",
-            table.name()
-        ),
-    );
-    Ok(Value::Null)
-}
-
-/// A q-value given to ul.add: `0.5`, `1`, or thousandths above 1.
-fn q_param(v: &Value) -> Result<Option<u16>, RpcError> {
-    let f = v
-        .as_f64()
-        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-        .ok_or_else(|| RpcError::bad_params("Q must be a number such as 0.5"))?;
-    if f < 0.0 {
-        return Ok(None);
-    }
-    let q = if f <= 1.0 { f * 1000.0 } else { f };
-    if q > 1000.0 {
-        return Err(RpcError::bad_params("Q goes from 0 to 1"));
-    }
-    Ok(Some(q.round() as u16))
-}
-
-fn ul_add(state: &RpcState, params: &[Value]) -> Result<Value, RpcError> {
-    if params.len() < 4 {
-        return Err(RpcError::new(
-            500,
-            "Not enough parameters or wrong format: ul.add table AOR contact expires [q [path [flags [cflags [methods]]]]]",
-        ));
-    }
-    let (table, aor) = table_and_aor(state, params)?;
-    let ul = usrloc(state)?;
-    let contact = text_param(params, 2).unwrap_or_default();
-    if crate::sip::Uri::parse(&contact).is_err() {
-        return Err(RpcError::bad_params(format!("{contact:?} is not a URI")));
-    }
-    let expires = int_param(params, 3, "expires")?.unwrap_or(0).max(0) as u64;
-    let q = match params.get(4) {
-        Some(v) => q_param(v)?,
-        None => None,
-    };
-    let path = text_param(params, 5).filter(|p| !p.is_empty() && p != "0");
-    let flags = int_param(params, 6, "flags")?.unwrap_or(0) as u32;
-    let cflags = int_param(params, 7, "cflags")?.unwrap_or(0) as u32;
-    let methods = int_param(params, 8, "methods")?.map_or(crate::usrloc::ALL_METHODS, |m| m as u32);
-    let now = crate::usrloc::now();
-    let ruid = ul.next_ruid();
-    table.modify(&aor, now, &mut |cs| {
-        let c = match cs.iter_mut().find(|c| c.uri == contact) {
-            Some(c) => c,
-            None => {
-                cs.push(crate::usrloc::Contact {
-                    uri: contact.clone(),
-                    ruid: ruid.clone(),
-                    ..Default::default()
-                });
-                let last = cs.len() - 1;
-                &mut cs[last]
-            }
-        };
-        c.expires = if expires == 0 { 0 } else { now + expires };
-        c.q = q;
-        c.path.clone_from(&path);
-        c.flags = flags;
-        c.cflags = cflags;
-        c.methods = methods;
-        c.call_id = "ul.add@kemid".into();
-        c.cseq = 1;
-        c.user_agent = Some("kemid RPC".into());
-        c.last_modified = now;
-    });
-    Ok(Value::Null)
 }
 
 /// The runtime parameters: group, name, whether it can change.

@@ -34,25 +34,7 @@ pub struct RpcState {
     pub config_file: PathBuf,
 }
 
-/// A JSON-RPC error: code and message.
-#[derive(Debug)]
-pub struct RpcError {
-    pub code: i64,
-    pub message: String,
-}
-
-impl RpcError {
-    pub fn new(code: i64, message: impl Into<String>) -> RpcError {
-        RpcError {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn bad_params(message: impl Into<String>) -> RpcError {
-        RpcError::new(-32602, message)
-    }
-}
+pub use crate::module::RpcError;
 
 /// The default control socket: `<rundir>/kemid_ctl`.
 pub fn default_socket(rundir: Option<&Path>) -> PathBuf {

@@ -87,17 +87,14 @@ pub struct Core {
     pub stats: Stats,
     pub kemi: crate::config::KemiCallbacks,
     workers: Vec<WorkerInfo>,
-    /// The transaction service, when tm is loaded.
+    /// The loaded modules with their state.
+    modules: Arc<crate::module::Modules>,
+    /// The transaction layer (the tm module's state), kept here for the
+    /// routes the server drives.
     tm: Option<Arc<crate::tm::Tm>>,
     /// The queues of the workers that take jobs (failure routes after
     /// timeouts), set once they exist.
     jobs: std::sync::OnceLock<Vec<tokio::sync::mpsc::Sender<super::worker::Job>>>,
-    /// The configuration's module parameters, for [`CoreServices::modparam`].
-    modparams: Vec<crate::config::ModParam>,
-    /// The location service, when usrloc or registrar is loaded.
-    location: Option<Arc<crate::usrloc::Usrloc>>,
-    /// See [`CoreServices::config_id`].
-    config_id: u64,
 }
 
 fn split_alias(a: &str) -> (String, Option<u16>) {
@@ -118,7 +115,7 @@ impl Core {
         listens: &[ListenSpec],
         worker_names: Vec<String>,
         me: &std::sync::Weak<Core>,
-    ) -> Core {
+    ) -> (Core, Result<(), String>) {
         // Record the real bound addresses (port 0 becomes the port given).
         let mut sockets = Vec::new();
         for ep in &udp {
@@ -147,7 +144,13 @@ impl Core {
             } else {
                 None
             };
-        Core {
+        let env: std::sync::Weak<dyn crate::tm::TmEnv> = me.clone();
+        let (modules, started) = match crate::module::Modules::start(config, Some(&env)) {
+            Ok(m) => (m, Ok(())),
+            Err(e) => (crate::module::Modules::none(), Err(e)),
+        };
+        let tm = modules.service::<Arc<crate::tm::Tm>>("tm").cloned();
+        let core = Core {
             udp,
             tcp,
             sockets,
@@ -163,26 +166,16 @@ impl Core {
                     handled: AtomicU64::new(0),
                 })
                 .collect(),
-            tm: config.has_module("tm").then(|| {
-                let env: std::sync::Weak<dyn crate::tm::TmEnv> = me.clone();
-                crate::tm::Tm::new(crate::tm::TmParams::from_config(config), env)
-            }),
+            modules: Arc::new(modules),
+            tm,
             jobs: std::sync::OnceLock::new(),
-            modparams: config.modparams.clone(),
-            config_id: crate::ctx::next_config_id(),
-            location: match crate::usrloc::Usrloc::from_config(config) {
-                Ok(l) => l,
-                Err(e) => {
-                    crate::log::error("usrloc", format_args!("location service not started: {e}"));
-                    None
-                }
-            },
-        }
+        };
+        (core, started)
     }
 
-    /// The location service, when usrloc or registrar is loaded.
-    pub fn usrloc(&self) -> Option<&Arc<crate::usrloc::Usrloc>> {
-        self.location.as_ref()
+    /// The loaded modules.
+    pub fn loaded_modules(&self) -> &Arc<crate::module::Modules> {
+        &self.modules
     }
 
     /// Gives the core the queues of the job-taking workers.
@@ -341,20 +334,8 @@ impl CoreServices for Core {
         }
     }
 
-    fn modparam(&self, module: &str, name: &str) -> Option<&crate::config::CfgValue> {
-        self.modparams
-            .iter()
-            .rev()
-            .find(|p| p.module == module && p.name.eq_ignore_ascii_case(name))
-            .map(|p| &p.value)
-    }
-
-    fn location(&self) -> Option<&crate::usrloc::Usrloc> {
-        self.location.as_deref()
-    }
-
-    fn config_id(&self) -> u64 {
-        self.config_id
+    fn modules(&self) -> Option<&crate::module::Modules> {
+        Some(&self.modules)
     }
 }
 

@@ -88,6 +88,8 @@ impl ScriptStore {
 pub enum StartError {
     Script(ScriptError),
     Bind(SocketAddr, Proto, io::Error),
+    /// A module's init failed.
+    Module(String),
     Io(io::Error),
 }
 
@@ -96,6 +98,7 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Script(e) => write!(f, "the routing script cannot be loaded: {e}"),
             StartError::Bind(a, p, e) => write!(f, "cannot listen on {}:{a}: {e}", p.name()),
+            StartError::Module(e) => write!(f, "{e}"),
             StartError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -208,7 +211,14 @@ impl Server {
         for c in 0..tcp_receivers.len() {
             names.push(format!("queue-{c}"));
         }
-        let core = Arc::new_cyclic(|me| Core::new(config, udp, tcp, &listens, names, me));
+        let mut started = Ok(());
+        let core = Arc::new_cyclic(|me| {
+            let (core, result) = Core::new(config, udp, tcp, &listens, names, me);
+            started = result;
+            core
+        });
+        started.map_err(StartError::Module)?;
+        core.loaded_modules().start_timers();
         core.set_job_queues(tcp_queues.clone());
         let shutdown = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), ScriptError>>();
@@ -280,12 +290,14 @@ impl Server {
         self.core.bound()
     }
 
-    /// Asks every worker to stop and waits for them.
+    /// Asks every worker to stop and waits for them, then lets the modules
+    /// shut down.
     pub fn stop(mut self) {
         self.stopper().stop();
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
+        self.core.loaded_modules().shutdown();
     }
 
     /// A handle another thread (a signal handler) uses to make the server
@@ -298,10 +310,12 @@ impl Server {
         }
     }
 
-    /// Blocks until the workers end (they end on shutdown only).
+    /// Blocks until the workers end (they end on shutdown only), then lets
+    /// the modules shut down.
     pub fn wait(mut self) {
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
+        self.core.loaded_modules().shutdown();
     }
 }

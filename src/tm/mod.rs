@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 
 pub use txn::{Branch, BranchState, Callbacks, Target, Transaction, TxnSettings, Uas};
 
-use crate::config::{CfgValue, Config};
 use crate::ctx::MsgState;
 use crate::log;
 use crate::proxy;
@@ -96,37 +95,6 @@ impl TmParams {
             disable_6xx: false,
             disable_internal_reply: false,
         }
-    }
-
-    /// Reads `modparam("tm", ...)` values.
-    pub fn from_config(config: &Config) -> TmParams {
-        let mut p = TmParams::default();
-        let ms = |name: &str| match config.modparam("tm", name) {
-            Some(CfgValue::Int(v)) if *v > 0 => Some(Duration::from_millis(*v as u64)),
-            _ => None,
-        };
-        if let Some(v) = ms("fr_timer") {
-            p.fr = v;
-        }
-        if let Some(v) = ms("fr_inv_timer") {
-            p.fr_inv = v;
-        }
-        if let Some(v) = ms("wait_timer") {
-            p.wait = v;
-        }
-        if let Some(v) = ms("retr_timer1") {
-            p.t1 = v;
-        }
-        if let Some(v) = ms("retr_timer2") {
-            p.t2 = v;
-        }
-        if let Some(CfgValue::Int(v)) = config.modparam("tm", "auto_inv_100") {
-            p.auto_inv_100 = *v != 0;
-        }
-        if let Some(CfgValue::Int(v)) = config.modparam("tm", "failure_reply_mode") {
-            p.failure_reply_mode = *v;
-        }
-        p
     }
 }
 
@@ -325,7 +293,7 @@ fn shard_of<T: Hash + ?Sized>(k: &T) -> usize {
 pub fn reply_target(req: &SipMsg, recv: &RecvInfo) -> Target {
     Target {
         proto: recv.proto,
-        addr: crate::modules::sl::reply_destination(req, recv),
+        addr: crate::proxy::reply_destination(req, recv),
         conn: recv.conn,
     }
 }
@@ -430,7 +398,7 @@ impl Tm {
             method,
             uas: Uas {
                 reply_target: reply_target(msg, recv),
-                to_tag: crate::modules::sl::local_to_tag(msg),
+                to_tag: crate::proxy::local_to_tag(msg),
                 request,
                 recv: *recv,
                 last_reply: None,

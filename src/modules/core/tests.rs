@@ -15,17 +15,28 @@ use super::{flags, message, method, myself, transport};
 /// A server for tests: listens on 192.0.2.1:5060 (UDP and TCP) and
 /// [2001:db8::1]:5060, has the alias `proxy.example.com`, records what it
 /// sends and answers the modparams it is given.
-#[derive(Default)]
 pub(crate) struct TestCore {
     pub sent: RefCell<Vec<Vec<u8>>>,
     pub params: Vec<(&'static str, &'static str, CfgValue)>,
+    pub modules: crate::module::Modules,
+}
+
+impl Default for TestCore {
+    fn default() -> TestCore {
+        TestCore {
+            sent: RefCell::default(),
+            params: Vec::new(),
+            modules: crate::module::Modules::for_test(&[], &[]),
+        }
+    }
 }
 
 impl TestCore {
-    /// With `modparam(module, name, value)` set.
+    /// With `modparam(module, name, value)` set (and that module loaded).
     #[allow(dead_code)] // used by the tests of other modules
     pub fn with_param(mut self, module: &'static str, name: &'static str, v: CfgValue) -> Self {
         self.params.push((module, name, v));
+        self.modules = crate::module::Modules::for_test(&[], &self.params);
         self
     }
 
@@ -59,12 +70,8 @@ impl CoreServices for TestCore {
         (local.ip().to_string(), local.port())
     }
 
-    fn modparam(&self, module: &str, name: &str) -> Option<&CfgValue> {
-        self.params
-            .iter()
-            .rev()
-            .find(|(m, n, _)| *m == module && n.eq_ignore_ascii_case(name))
-            .map(|(_, _, v)| v)
+    fn modules(&self) -> Option<&crate::module::Modules> {
+        Some(&self.modules)
     }
 }
 

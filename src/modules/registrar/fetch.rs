@@ -7,8 +7,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::log;
+use crate::modules::usrloc::api::{aor_hash, Contact};
 use crate::registry::XVal;
-use crate::usrloc::{aor_hash, Contact};
 
 /// Most profiles a worker keeps (names come from scripts).
 pub const MAX_PROFILES: usize = 32;

@@ -3,8 +3,8 @@
 
 use crate::ctx::{Branch, CoreServices, Ctx, MAX_BRANCHES};
 use crate::log;
+use crate::modules::usrloc::api::{self, methods, Contact, LocationStore};
 use crate::sip::{split_commas, NameAddr, Uri};
-use crate::usrloc::{self, methods, Contact, LocationStore};
 
 use super::RegCfg;
 
@@ -87,7 +87,7 @@ pub fn targets(
     aor: &str,
     cfg: &RegCfg,
 ) -> Result<Vec<Target>, i32> {
-    let contacts = table.lookup(aor, usrloc::now());
+    let contacts = table.lookup(aor, api::now());
     if contacts.is_empty() {
         return Err(-1);
     }

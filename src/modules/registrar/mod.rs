@@ -28,16 +28,126 @@ pub mod save;
 
 use kemid_macros::kemi;
 
-use crate::config::CfgValue;
-use crate::ctx::{CoreServices, Ctx};
+use crate::ctx::Ctx;
 use crate::log;
+use crate::module::{Dep, Module};
+use crate::modules::usrloc::api::{self, LocationStore, Usrloc};
 use crate::registry::XVal;
-use crate::usrloc::{self, LocationStore, Usrloc};
 
 pub use lookup::Target;
 pub use save::RegError;
 
-pub const KAMAILIO_MODULE: &str = "registrar";
+/// `modparam("registrar", ...)`.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    /// Expiry in seconds of a contact when the REGISTER gives none.
+    #[param(default = 3600, range = "0..=4294967295")]
+    pub default_expires: u32,
+    /// Percentage by which `default_expires` is randomly shortened.
+    #[param(default = 0, range = "0..=100")]
+    pub default_expires_range: u32,
+    /// Percentage by which a requested expiry is randomly shortened.
+    #[param(default = 0, range = "0..=100")]
+    pub expires_range: u32,
+    /// Shortest accepted expiry in seconds; 0 disables the check.
+    #[param(default = 60, range = "0..=4294967295")]
+    pub min_expires: u32,
+    /// 0: a shorter expiry is raised to `min_expires`; 1: it is refused
+    /// with 423 Interval Too Brief.
+    #[param(default = false)]
+    pub min_expires_mode: bool,
+    /// Longest accepted expiry in seconds, longer ones are lowered; 0
+    /// disables the check.
+    #[param(default = 0, range = "0..=4294967295")]
+    pub max_expires: u32,
+    /// q-value in thousandths for contacts that give none; -1 leaves it
+    /// unspecified.
+    #[param(default = -1, range = "-1..=1000")]
+    pub default_q: i64,
+    /// Prefix stripped from the domain of an AoR.
+    #[param(default = "")]
+    pub realm_prefix: String,
+    /// 1: lookup adds the other contacts as branches.
+    #[param(default = true)]
+    pub append_branches: bool,
+    /// 1: the user part of an AoR keeps its case.
+    #[param(default = false)]
+    pub case_sensitive: bool,
+    /// The AVP holding the source address to store as received
+    /// (`$avp(name)`).
+    pub received_avp: Option<crate::config::CfgValue>,
+    /// Name of the contact parameter giving the received address in the
+    /// 200 reply.
+    #[param(default = "received")]
+    pub received_param: String,
+    /// Most contacts per AoR; 0 for no limit.
+    #[param(default = 0, range = "0..=4294967295")]
+    pub max_contacts: u32,
+    /// Retry-After seconds added to 5xx replies; 0 for none.
+    #[param(default = 0, range = "0..=4294967295")]
+    pub retry_after: u32,
+    /// 1: lookup skips contacts whose Allow list lacks the request's
+    /// method.
+    #[param(default = false)]
+    pub method_filtering: bool,
+    /// 1: Path headers are stored and used on lookup.
+    #[param(default = false)]
+    pub use_path: bool,
+    /// 0: Path stored, not echoed; 1: echoed when the UA supports path; 2:
+    /// support required, else 420.
+    #[param(default = 2, one_of = "0, 1, 2")]
+    pub path_mode: u8,
+    /// 1: the received parameter of the first Path URI is stored as
+    /// received.
+    #[param(default = false)]
+    pub path_use_received: bool,
+    /// 1: lookup skips a first Path hop that is this server.
+    #[param(default = false)]
+    pub path_check_local: bool,
+    /// Longest contact URI accepted.
+    #[param(default = 512, range = "1..=65535")]
+    pub contact_max_size: u32,
+    #[param(inert)]
+    pub gruu_enabled: i64,
+    #[param(inert)]
+    pub outbound_mode: i64,
+    #[param(inert)]
+    pub regid_mode: i64,
+    #[param(inert)]
+    pub flow_timer: i64,
+    #[param(inert)]
+    pub sock_flag: i64,
+    #[param(inert)]
+    pub use_expired_contacts: i64,
+    #[param(inert)]
+    pub lookup_filter_mode: i64,
+    #[param(inert)]
+    pub xavp_cfg: String,
+    #[param(inert)]
+    pub xavp_rcd: String,
+    #[param(inert)]
+    pub sock_hdr_name: String,
+    #[param(inert)]
+    pub reg_callid_avp: String,
+    #[param(inert)]
+    pub event_callback: String,
+}
+
+/// `loadmodule "registrar.so"`; its state is its settings.
+pub static MODULE: Module<RegCfg> =
+    Module::new("registrar", "REGISTER processing and contact lookup")
+        .deps(&[Dep {
+            module: "usrloc",
+            why: "registrar saves to and looks up in the location service",
+        }])
+        .init(|cx| {
+            let p: Params = cx.params();
+            if let Some(ul) = api::service_in(cx.modules) {
+                let prefix = Some(p.realm_prefix.to_ascii_lowercase()).filter(|s| !s.is_empty());
+                ul.set_aor_rules(p.case_sensitive, prefix);
+            }
+            Ok(RegCfg::from_params(&p))
+        });
 
 /// What registrar keeps about the message being routed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,7 +160,7 @@ pub struct RegState {
     pub pending_reply: Option<(u16, String, String)>,
 }
 
-/// The registrar module parameters.
+/// The registrar settings, made from its parameters at start.
 #[derive(Clone, Debug)]
 pub struct RegCfg {
     pub default_expires: u32,
@@ -75,108 +185,50 @@ pub struct RegCfg {
 
 impl Default for RegCfg {
     fn default() -> RegCfg {
-        RegCfg {
-            default_expires: 3600,
-            default_expires_range: 0,
-            expires_range: 0,
-            min_expires: 60,
-            min_expires_mode: false,
-            max_expires: 0,
-            default_q: None,
-            append_branches: true,
-            received_avp: None,
-            received_param: "received".into(),
-            max_contacts: 0,
-            retry_after: 0,
-            method_filtering: false,
-            use_path: false,
-            path_mode: 2,
-            path_use_received: false,
-            path_check_local: false,
-            contact_max_size: 512,
-        }
+        RegCfg::from_params(&crate::module::FromModParams::from_values(
+            &crate::module::ParamValues::new("registrar", &[]),
+        ))
     }
 }
 
 impl RegCfg {
-    /// The parameters as configured.
-    /// The settings for `core`, made once per worker thread.
-    pub fn cached(core: Option<&dyn CoreServices>) -> std::rc::Rc<RegCfg> {
-        thread_local! {
-            static SETTINGS: crate::ctx::SettingsSlot<RegCfg> = const { std::cell::RefCell::new(None) };
+    fn from_params(p: &Params) -> RegCfg {
+        RegCfg {
+            default_expires: p.default_expires,
+            default_expires_range: p.default_expires_range.min(100),
+            expires_range: p.expires_range.min(100),
+            min_expires: p.min_expires,
+            min_expires_mode: p.min_expires_mode,
+            max_expires: p.max_expires,
+            default_q: u16::try_from(p.default_q).ok().filter(|q| *q <= 1000),
+            append_branches: p.append_branches,
+            received_avp: p
+                .received_avp
+                .as_ref()
+                .map(|v| match v {
+                    crate::config::CfgValue::Str(s) => s.clone(),
+                    crate::config::CfgValue::Int(i) => i.to_string(),
+                })
+                .filter(|s| !s.is_empty()),
+            received_param: p.received_param.clone(),
+            max_contacts: p.max_contacts,
+            retry_after: p.retry_after,
+            method_filtering: p.method_filtering,
+            use_path: p.use_path,
+            path_mode: p.path_mode.min(2),
+            path_use_received: p.path_use_received,
+            path_check_local: p.path_check_local,
+            contact_max_size: p.contact_max_size as usize,
         }
-        crate::ctx::cached_settings(&SETTINGS, core, RegCfg::from_core)
     }
+}
 
-    pub fn from_core(core: Option<&dyn CoreServices>) -> RegCfg {
-        let mut c = RegCfg::default();
-        let Some(core) = core else { return c };
-        let int = |name: &str| -> Option<i64> {
-            match core.modparam("registrar", name)? {
-                CfgValue::Int(i) => Some(*i),
-                CfgValue::Str(s) => s.trim().parse().ok(),
-            }
-        };
-        let uint = |name: &str| int(name).map(|v| v.clamp(0, i64::from(u32::MAX)) as u32);
-        let text = |name: &str| match core.modparam("registrar", name) {
-            Some(CfgValue::Str(s)) => Some(s.clone()),
-            Some(CfgValue::Int(i)) => Some(i.to_string()),
-            None => None,
-        };
-        if let Some(v) = uint("default_expires") {
-            c.default_expires = v;
-        }
-        if let Some(v) = uint("default_expires_range") {
-            c.default_expires_range = v.min(100);
-        }
-        if let Some(v) = uint("expires_range") {
-            c.expires_range = v.min(100);
-        }
-        if let Some(v) = uint("min_expires") {
-            c.min_expires = v;
-        }
-        if let Some(v) = int("min_expires_mode") {
-            c.min_expires_mode = v != 0;
-        }
-        if let Some(v) = uint("max_expires") {
-            c.max_expires = v;
-        }
-        if let Some(v) = int("default_q") {
-            c.default_q = (0..=1000).contains(&v).then_some(v as u16);
-        }
-        if let Some(v) = int("append_branches") {
-            c.append_branches = v != 0;
-        }
-        c.received_avp = text("received_avp").filter(|s| !s.is_empty());
-        if let Some(v) = text("received_param") {
-            c.received_param = v;
-        }
-        if let Some(v) = uint("max_contacts") {
-            c.max_contacts = v;
-        }
-        if let Some(v) = uint("retry_after") {
-            c.retry_after = v;
-        }
-        if let Some(v) = int("method_filtering") {
-            c.method_filtering = v != 0;
-        }
-        if let Some(v) = int("use_path") {
-            c.use_path = v != 0;
-        }
-        if let Some(v) = int("path_mode") {
-            c.path_mode = v.clamp(0, 2) as u8;
-        }
-        if let Some(v) = int("path_use_received") {
-            c.path_use_received = v != 0;
-        }
-        if let Some(v) = int("path_check_local") {
-            c.path_check_local = v != 0;
-        }
-        if let Some(v) = uint("contact_max_size") {
-            c.contact_max_size = v as usize;
-        }
-        c
-    }
+/// The settings of the running configuration (the defaults in tools).
+fn settings<'m>(ctx: &Ctx<'m>) -> &'m RegCfg {
+    static DEFAULT: std::sync::OnceLock<RegCfg> = std::sync::OnceLock::new();
+    MODULE
+        .state(ctx)
+        .unwrap_or_else(|| DEFAULT.get_or_init(RegCfg::default))
 }
 
 /// The location service and the table `name`; `None` (logged) without
@@ -185,7 +237,7 @@ fn location<'c>(
     ctx: &Ctx<'c>,
     name: &str,
 ) -> Option<(&'c Usrloc, std::sync::Arc<dyn LocationStore>)> {
-    let Some(ul) = ctx.core().and_then(|c| c.location()) else {
+    let Some(ul) = api::service(ctx) else {
         log::error(
             "registrar",
             format_args!("no location service: load the usrloc and registrar modules"),
@@ -222,7 +274,7 @@ fn aor_of(ctx: &Ctx, ul: &Usrloc, uri: &str) -> Option<String> {
 }
 
 fn save_common(ctx: &mut Ctx, table: &str, flags: i32, uri: &str) -> i32 {
-    let cfg = RegCfg::cached(ctx.core());
+    let cfg = settings(ctx);
     let mut headers = String::new();
     let Some(msg) = ctx.msg() else { return -1 };
     if !msg.is_request() {
@@ -247,8 +299,8 @@ fn save_common(ctx: &mut Ctx, table: &str, flags: i32, uri: &str) -> i32 {
         other => {
             let error = match other {
                 None => RegError::ToMissing,
-                Some(Err(usrloc::AorError::NoUser)) => RegError::NoUser,
-                Some(Err(usrloc::AorError::TooLong)) => RegError::AorTooLong,
+                Some(Err(api::AorError::NoUser)) => RegError::NoUser,
+                Some(Err(api::AorError::TooLong)) => RegError::AorTooLong,
                 _ => RegError::AorParse,
             };
             log::notice(
@@ -264,7 +316,7 @@ fn save_common(ctx: &mut Ctx, table: &str, flags: i32, uri: &str) -> i32 {
         Ok(saved) => {
             let mut h = saved.listing;
             h.push_str(&headers);
-            save::push_date_line(&mut h, usrloc::now());
+            save::push_date_line(&mut h, api::now());
             if save::reply(ctx, 200, h, flags) < 0 {
                 return -1;
             }
@@ -362,7 +414,11 @@ pub fn save_uri(ctx: &mut Ctx, table: &str, flags: i32, uri: &str) -> i32 {
 /// ```
 #[kemi]
 pub fn reg_send_reply(ctx: &mut Ctx) -> i32 {
-    let Some((code, reason, headers)) = ctx.state_mut().registrar.pending_reply.take() else {
+    let Some((code, reason, headers)) = MODULE
+        .msg_data_mut::<RegState>(ctx.state_mut())
+        .pending_reply
+        .take()
+    else {
         log::error(
             "registrar",
             format_args!("reg_send_reply: no reply prepared by save"),
@@ -389,7 +445,7 @@ pub fn reg_send_reply(ctx: &mut Ctx) -> i32 {
 pub fn set_q_override(ctx: &mut Ctx, q: &str) -> i32 {
     match q.trim().parse::<u16>() {
         Ok(v) if v <= 1000 => {
-            ctx.state_mut().registrar.q_override = Some(v);
+            MODULE.msg_data_mut::<RegState>(ctx.state_mut()).q_override = Some(v);
             1
         }
         _ => {
@@ -400,7 +456,7 @@ pub fn set_q_override(ctx: &mut Ctx, q: &str) -> i32 {
 }
 
 fn lookup_common(ctx: &mut Ctx, table: &str, uri: &str, to_dset: bool) -> i32 {
-    let cfg = RegCfg::cached(ctx.core());
+    let cfg = settings(ctx);
     let Some((ul, store)) = location(ctx, table) else {
         return -3;
     };
@@ -514,7 +570,7 @@ pub fn lookup_to_dset(ctx: &mut Ctx, table: &str, uri: &str) -> i32 {
 #[kemi]
 pub fn lookup_branches(ctx: &mut Ctx, table: &str) -> i32 {
     let first = lookup_common(ctx, table, "", false);
-    let cfg = RegCfg::cached(ctx.core());
+    let cfg = settings(ctx);
     let Some((ul, store)) = location(ctx, table) else {
         return first;
     };
@@ -564,7 +620,7 @@ fn registered_common(ctx: &mut Ctx, table: &str, uri: &str) -> i32 {
     let Some(aor) = aor_of(ctx, ul, uri) else {
         return -1;
     };
-    if store.lookup(&aor, usrloc::now()).is_empty() {
+    if store.lookup(&aor, api::now()).is_empty() {
         -1
     } else {
         1
@@ -801,7 +857,7 @@ pub fn reg_fetch_contacts(ctx: &mut Ctx, table: &str, uri: &str, profile: &str) 
     let Some(aor) = aor_of(ctx, ul, uri) else {
         return -1;
     };
-    let contacts = store.lookup(&aor, usrloc::now());
+    let contacts = store.lookup(&aor, api::now());
     if contacts.is_empty() {
         return -1;
     }

@@ -4,11 +4,11 @@
 use std::cell::Cell;
 use std::fmt::Write as _;
 
-use super::RegCfg;
+use super::{RegCfg, RegState, MODULE};
 use crate::ctx::Ctx;
 use crate::log;
+use crate::modules::usrloc::api::{self, methods, Contact, LocationStore, Usrloc, ALL_METHODS};
 use crate::sip::{unquote, Contacts, HeaderName, NameAddr, SipMsg};
-use crate::usrloc::{self, methods, Contact, LocationStore, Usrloc, ALL_METHODS};
 
 /// `save` flag: keep the contacts in memory only (always so in kemid).
 pub const SAVE_MEMORY: i32 = 0x01;
@@ -101,7 +101,7 @@ thread_local! {
 fn seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(usrloc::now());
+    h.write_u64(api::now());
     h.finish() | 1
 }
 
@@ -263,9 +263,11 @@ pub fn save(
     reply_headers: &mut String,
 ) -> Result<Saved, Refused> {
     let refuse = |error| Refused { error };
-    let now = usrloc::now();
+    let now = api::now();
     let novariation = flags & SAVE_NO_VARIATION != 0;
-    let q_override = ctx.state().registrar.q_override;
+    let q_override = MODULE
+        .msg_data::<RegState>(ctx.state())
+        .and_then(|r| r.q_override);
     let from_avp = cfg
         .received_avp
         .as_deref()
@@ -379,7 +381,7 @@ pub fn save(
         }
         Contacts::List(l) if l.is_empty() => {
             let mut bindings = table.lookup(aor, now);
-            usrloc::sort_contacts(&mut bindings, ul.config().desc_time_order);
+            api::sort_contacts(&mut bindings, ul.config().desc_time_order);
             return Ok(Saved {
                 code: 4,
                 listing: contact_line(&bindings, now, &cfg.received_param),
@@ -540,7 +542,7 @@ pub fn save(
         match result {
             Ok(()) => {
                 outcome = Ok(if new_record || rc == 0 { 1 } else { rc });
-                usrloc::sort_contacts(stored, desc_time_order);
+                api::sort_contacts(stored, desc_time_order);
                 listing = contact_line(stored, now, &cfg.received_param);
             }
             Err(e) => {
@@ -660,10 +662,14 @@ pub fn reply(ctx: &mut Ctx, code: u16, headers: String, flags: i32) -> i32 {
         if flags & SAVE_PREPARE_REPLY != 0 {
             ctx.state_mut().reply_headers.push_str(&headers);
         }
-        ctx.state_mut().registrar.pending_reply = Some((code, reason.to_owned(), headers));
+        MODULE
+            .msg_data_mut::<RegState>(ctx.state_mut())
+            .pending_reply = Some((code, reason.to_owned(), headers));
         return 1;
     }
-    ctx.state_mut().registrar.pending_reply = None;
+    MODULE
+        .msg_data_mut::<RegState>(ctx.state_mut())
+        .pending_reply = None;
     crate::modules::sl::send_local_reply_with(ctx, i32::from(code), reason, &headers)
 }
 

@@ -5,16 +5,18 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 
 use super::*;
+use crate::config::CfgValue;
+use crate::ctx::CoreServices;
 use crate::ctx::{MsgState, WorkerLocal};
+use crate::module::Modules;
 use crate::sip::{HeaderName, SipMsg};
 use crate::transport::{Proto, RecvInfo};
-use crate::usrloc::UsrlocConfig;
 
 /// A server stand-in: module parameters, a location service, "myself" and
 /// the messages sent.
 pub(crate) struct TestCore {
     pub params: Vec<(&'static str, &'static str, CfgValue)>,
-    pub usrloc: Option<Usrloc>,
+    pub modules: Modules,
     /// Host and port that are this server.
     pub me: Vec<(&'static str, u16)>,
     pub sent: RefCell<Vec<Vec<u8>>>,
@@ -22,15 +24,14 @@ pub(crate) struct TestCore {
 
 impl TestCore {
     pub fn new(params: &[(&'static str, &'static str, i64)]) -> TestCore {
+        let mut params: Vec<(&'static str, &'static str, CfgValue)> = params
+            .iter()
+            .map(|&(m, n, v)| (m, n, CfgValue::Int(v)))
+            .collect();
+        params.insert(0, ("usrloc", "nat_bflag", CfgValue::Int(6)));
         TestCore {
-            params: params
-                .iter()
-                .map(|&(m, n, v)| (m, n, CfgValue::Int(v)))
-                .collect(),
-            usrloc: Some(Usrloc::new(UsrlocConfig {
-                nat_bflag: Some(6),
-                ..UsrlocConfig::default()
-            })),
+            modules: Modules::for_test(&["registrar", "rr"], &params),
+            params,
             me: vec![("10.0.0.1", 5060), ("proxy.example.com", 5060)],
             sent: RefCell::new(Vec::new()),
         }
@@ -38,7 +39,13 @@ impl TestCore {
 
     pub fn with_str(mut self, module: &'static str, name: &'static str, v: &str) -> TestCore {
         self.params.push((module, name, CfgValue::Str(v.into())));
+        self.modules = Modules::for_test(&["registrar", "rr"], &self.params);
         self
+    }
+
+    /// The location service.
+    pub fn usrloc(&self) -> Option<&Usrloc> {
+        api::service_in(&self.modules)
     }
 
     /// The last message sent, parsed.
@@ -69,16 +76,8 @@ impl CoreServices for TestCore {
         ("10.0.0.1".into(), 5060)
     }
 
-    fn modparam(&self, module: &str, name: &str) -> Option<&CfgValue> {
-        self.params
-            .iter()
-            .rev()
-            .find(|(m, n, _)| *m == module && *n == name)
-            .map(|(_, _, v)| v)
-    }
-
-    fn location(&self) -> Option<&Usrloc> {
-        self.usrloc.as_ref()
+    fn modules(&self) -> Option<&Modules> {
+        Some(&self.modules)
     }
 }
 
@@ -153,8 +152,7 @@ fn header(reply: &SipMsg, name: &str) -> Option<String> {
 }
 
 fn table(core: &TestCore) -> std::sync::Arc<dyn LocationStore> {
-    core.usrloc
-        .as_ref()
+    core.usrloc()
         .and_then(|u| u.table("location"))
         .unwrap_or_else(|| panic!("location table"))
 }
@@ -256,7 +254,7 @@ fn a_refused_register_changes_no_binding() {
     assert_eq!(rc, -1);
     assert_eq!(reply.as_ref().and_then(SipMsg::status_code), Some(400));
     let stored: Vec<String> = table(&core)
-        .lookup("alice", crate::usrloc::now())
+        .lookup("alice", crate::modules::usrloc::api::now())
         .into_iter()
         .map(|c| c.uri)
         .collect();
@@ -267,7 +265,7 @@ fn a_refused_register_changes_no_binding() {
     assert_eq!(save_msg(&core, register("c", 1, &[a]), 0).0, 1);
     let b = "Contact: <sip:alice@192.0.2.11>";
     assert_eq!(save_msg(&core, register("d", 1, &[b]), 0).0, -2);
-    let stored = table(&core).lookup("alice", crate::usrloc::now());
+    let stored = table(&core).lookup("alice", crate::modules::usrloc::api::now());
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].uri, "sip:alice@192.0.2.10");
     assert_eq!(stored[0].call_id, "c");
@@ -382,7 +380,9 @@ fn no_reply_flag_then_reg_send_reply() {
     });
     assert_eq!(rc, 1);
     assert!(core.sent.borrow().is_empty());
-    assert!(state.registrar.pending_reply.is_some());
+    assert!(MODULE
+        .msg_data::<RegState>(&state)
+        .is_some_and(|r| r.pending_reply.is_some()));
     let (rc, _, _) = run(&core, msg, state, reg_send_reply);
     assert_eq!(rc, 1);
     assert_eq!(core.last_sent().and_then(|r| r.status_code()), Some(200));
@@ -704,7 +704,12 @@ fn q_override_and_default_q() {
     let (_, state, msg) = run(&core, register("c", 1, &[]), MsgState::default(), |ctx| {
         set_q_override(ctx, "700")
     });
-    assert_eq!(state.registrar.q_override, Some(700));
+    assert_eq!(
+        MODULE
+            .msg_data::<RegState>(&state)
+            .and_then(|r| r.q_override),
+        Some(700)
+    );
     let _ = msg;
     let (rc, _, _) = run(
         &core,
@@ -715,7 +720,7 @@ fn q_override_and_default_q() {
     assert_eq!(rc, 1);
     save_msg(&core, register("d", 1, &["Contact: <sip:a@2.2.2.2>"]), 0);
     let qs: Vec<Option<u16>> = table(&core)
-        .lookup("alice", usrloc::now())
+        .lookup("alice", api::now())
         .iter()
         .map(|c| c.q)
         .collect();
@@ -732,7 +737,7 @@ fn q_override_and_default_q() {
 #[test]
 fn no_location_service_is_an_error_not_a_panic() {
     let mut core = TestCore::new(&[]);
-    core.usrloc = None;
+    core.modules = Modules::none();
     let (rc, reply) = save_msg(&core, register("c", 1, &["Contact: <sip:a@1.1.1.1>"]), 0);
     assert_eq!(rc, -1);
     assert_eq!(reply.and_then(|r| r.status_code()), Some(500));

@@ -29,7 +29,11 @@ use crate::log;
 use crate::registry::XVal;
 use crate::sip::{split_commas, HeaderName, SipMsg, Span};
 
-pub const KAMAILIO_MODULE: &str = "textopsx";
+/// `loadmodule "textopsx.so"`.
+pub static MODULE: crate::module::Module<()> = crate::module::Module::new(
+    "textopsx",
+    "more text operations: applying changes, header values, iterators",
+);
 
 const ORIGIN: &str = "textopsx";
 

@@ -8,14 +8,47 @@
 
 use kemid_macros::kemi;
 
-use crate::config::CfgValue;
 use crate::ctx::Ctx;
 use crate::log;
 use crate::modules::sl::send_local_reply_with;
-use crate::sip::{unquote, HeaderName, Method, Params, Scheme, SipMsg, StartLine, Uri};
+use crate::sip::{
+    unquote, HeaderName, Method, Params as UriParams, Scheme, SipMsg, StartLine, Uri,
+};
 use crate::transport::Proto;
 
-pub const KAMAILIO_MODULE: &str = "siputils";
+/// `modparam("siputils", ...)`.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    /// The Accept header of `options_reply`.
+    #[param(default = "*/*")]
+    pub options_accept: String,
+    /// The Accept-Encoding header of `options_reply`.
+    #[param(default = "")]
+    pub options_accept_encoding: String,
+    /// The Accept-Language header of `options_reply`.
+    #[param(default = "en")]
+    pub options_accept_language: String,
+    /// The Supported header of `options_reply`.
+    #[param(default = "")]
+    pub options_support: String,
+    #[param(inert)]
+    pub contact_flds_separator: String,
+    #[param(inert)]
+    pub rpid_prefix: String,
+    #[param(inert)]
+    pub rpid_suffix: String,
+    #[param(inert)]
+    pub rpid_avp: String,
+    #[param(inert)]
+    pub e164_max_len: i64,
+}
+
+/// `loadmodule "siputils.so"`; its state is its parameters.
+pub static MODULE: crate::module::Module<Params> = crate::module::Module::new(
+    "siputils",
+    "SIP helpers: message kind, Request-URI parameters, URI comparisons, OPTIONS replies",
+)
+.init(|cx| Ok(cx.params()));
 
 const ORIGIN: &str = "siputils";
 
@@ -669,7 +702,7 @@ pub fn uri_param_rm(ctx: &mut Ctx, param: &str) -> i32 {
 fn remove_param(params: &str, name: &str) -> Option<String> {
     let mut out = String::with_capacity(params.len());
     let mut removed = false;
-    for p in Params::parse(params) {
+    for p in UriParams::parse(params) {
         if !removed && p.name.eq_ignore_ascii_case(name) {
             removed = true;
             continue;
@@ -900,14 +933,6 @@ pub fn hdr_date_check(ctx: &mut Ctx, tdiff: i32) -> i32 {
 // ---------------------------------------------------------------------------
 // OPTIONS.
 
-fn text_param(ctx: &Ctx, name: &str, default: &str) -> String {
-    match ctx.core().and_then(|c| c.modparam(KAMAILIO_MODULE, name)) {
-        Some(CfgValue::Str(s)) => s.clone(),
-        Some(CfgValue::Int(i)) => i.to_string(),
-        None => default.to_owned(),
-    }
-}
-
 /// The methods a kemid proxy routes, for the Allow header of its own
 /// OPTIONS answer.
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER, INFO, MESSAGE, PRACK, UPDATE, PUBLISH";
@@ -955,13 +980,18 @@ pub fn options_reply(ctx: &mut Ctx) -> i32 {
             return -1;
         }
     }
+    let (accept, encoding, language, support) = match MODULE.state(ctx) {
+        Some(p) => (
+            p.options_accept.as_str(),
+            p.options_accept_encoding.as_str(),
+            p.options_accept_language.as_str(),
+            p.options_support.as_str(),
+        ),
+        None => ("*/*", "", "en", ""),
+    };
     let headers = format!(
-        "{}Allow: {ALLOW}\r\nAccept: {}\r\nAccept-Encoding: {}\r\nAccept-Language: {}\r\nSupported: {}\r\n",
+        "{}Allow: {ALLOW}\r\nAccept: {accept}\r\nAccept-Encoding: {encoding}\r\nAccept-Language: {language}\r\nSupported: {support}\r\n",
         ctx.state().reply_headers,
-        text_param(ctx, "options_accept", "*/*"),
-        text_param(ctx, "options_accept_encoding", ""),
-        text_param(ctx, "options_accept_language", "en"),
-        text_param(ctx, "options_support", ""),
     );
     send_local_reply_with(ctx, 200, "OK", &headers)
 }
@@ -969,16 +999,25 @@ pub fn options_reply(ctx: &mut Ctx) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::CfgValue;
     use crate::ctx::{CoreServices, WorkerLocal};
     use crate::modules::textops::tests::{recv, with_msg, INVITE};
     use std::cell::RefCell;
     use std::net::SocketAddr;
 
     /// A server that is 192.0.2.10:5060 and records what it sends.
-    #[derive(Default)]
     struct TestCore {
         sent: RefCell<Vec<Vec<u8>>>,
-        accept: Option<CfgValue>,
+        modules: crate::module::Modules,
+    }
+
+    impl Default for TestCore {
+        fn default() -> TestCore {
+            TestCore {
+                sent: RefCell::default(),
+                modules: crate::module::Modules::for_test(&["siputils"], &[]),
+            }
+        }
     }
 
     impl CoreServices for TestCore {
@@ -1001,10 +1040,8 @@ mod tests {
         fn advertised(&self, _: Proto, local: SocketAddr) -> (String, u16) {
             (local.ip().to_string(), local.port())
         }
-        fn modparam(&self, module: &str, name: &str) -> Option<&CfgValue> {
-            (module == "siputils" && name == "options_accept")
-                .then_some(self.accept.as_ref())
-                .flatten()
+        fn modules(&self) -> Option<&crate::module::Modules> {
+            Some(&self.modules)
         }
     }
 
@@ -1026,7 +1063,14 @@ mod tests {
     #[test]
     fn options_reply_sends_capabilities() {
         let core = TestCore {
-            accept: Some(CfgValue::Str("application/sdp".into())),
+            modules: crate::module::Modules::for_test(
+                &[],
+                &[(
+                    "siputils",
+                    "options_accept",
+                    CfgValue::Str("application/sdp".into()),
+                )],
+            ),
             ..TestCore::default()
         };
         let r = with_core(OPTIONS, &core, |c| {

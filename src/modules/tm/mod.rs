@@ -12,12 +12,173 @@ use kemid_macros::kemi;
 
 use crate::ctx::Ctx;
 use crate::log;
+use crate::module::{Module, RpcCall, RpcError, RpcMethod, Stat, StatKind};
 use crate::proxy;
 use crate::sip::Method;
 use crate::tm::{self, Created, RelayRequest, RouteKind, TxnRef, TxnSettings};
 use crate::transport::Proto;
 
-pub const KAMAILIO_MODULE: &str = "tm";
+/// `modparam("tm", ...)`.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    /// Milliseconds to wait for a final reply (Timer B/F).
+    #[param(default = 30000, range = "1..=86400000")]
+    pub fr_timer: u64,
+    /// Milliseconds an INVITE may ring after a provisional reply.
+    #[param(default = 120000, range = "1..=86400000")]
+    pub fr_inv_timer: u64,
+    /// Milliseconds a finished transaction absorbs retransmissions.
+    #[param(default = 5000, range = "1..=600000")]
+    pub wait_timer: u64,
+    /// T1 in milliseconds: the first retransmission interval.
+    #[param(default = 500, range = "1..=60000")]
+    pub retr_timer1: u64,
+    /// T2 in milliseconds: the longest retransmission interval.
+    #[param(default = 4000, range = "1..=600000")]
+    pub retr_timer2: u64,
+    /// 1: answer an INVITE with 100 Trying at once.
+    #[param(default = true)]
+    pub auto_inv_100: bool,
+    /// Accepted; replies of earlier rounds stay candidates unless dropped.
+    #[param(default = 0, range = "0..=3")]
+    pub failure_reply_mode: i64,
+    #[param(inert)]
+    pub restart_fr_on_each_reply: i64,
+    #[param(inert)]
+    pub fr_inv_timer_next: i64,
+    #[param(inert)]
+    pub noisy_ctimer: i64,
+    #[param(inert)]
+    pub e2e_cancel_reason: i64,
+    #[param(inert)]
+    pub reparse_on_dns_failover: i64,
+    #[param(inert)]
+    pub aggregate_challenges: i64,
+    #[param(inert)]
+    pub unix_tx_timeout: i64,
+    #[param(inert)]
+    pub max_inv_lifetime: i64,
+    #[param(inert)]
+    pub max_noninv_lifetime: i64,
+    #[param(inert)]
+    pub contacts_avp: String,
+    #[param(inert)]
+    pub contact_flows_avp: String,
+    #[param(inert)]
+    pub on_sl_reply: String,
+    #[param(inert)]
+    pub xavp_contact: String,
+    #[param(inert)]
+    pub event_callback: String,
+}
+
+impl Params {
+    /// The transaction layer's settings.
+    fn tm_params(&self) -> tm::TmParams {
+        use std::time::Duration;
+        tm::TmParams {
+            fr: Duration::from_millis(self.fr_timer),
+            fr_inv: Duration::from_millis(self.fr_inv_timer),
+            wait: Duration::from_millis(self.wait_timer),
+            t1: Duration::from_millis(self.retr_timer1),
+            t2: Duration::from_millis(self.retr_timer2),
+            auto_inv_100: self.auto_inv_100,
+            failure_reply_mode: self.failure_reply_mode,
+        }
+    }
+}
+
+/// `loadmodule "tm.so"`. Its state is the transaction layer, which the
+/// server drives (it runs the routes tm asks for).
+pub static MODULE: Module<std::sync::Arc<tm::Tm>> =
+    Module::new("tm", "stateful processing: transactions")
+        .init(|cx| {
+            let p: Params = cx.params();
+            let env = cx.tm_env().ok_or("transactions need a running server")?;
+            Ok(tm::Tm::new(p.tm_params(), env))
+        })
+        .rpc(&[RpcMethod {
+            name: "tm.stats",
+            help: "Transaction counters: current, created, freed, replies sent by class.",
+            handler: tm_stats,
+        }])
+        .stats(&[
+            Stat {
+                name: "UAS_transactions",
+                doc: "Transactions created by received requests.",
+                kind: StatKind::Counter,
+                read: |t| load(&t.stats.created),
+            },
+            Stat {
+                name: "inuse_transactions",
+                doc: "Transactions in memory now.",
+                kind: StatKind::Gauge,
+                read: |t| t.active() as u64,
+            },
+            Stat {
+                name: "local_replies",
+                doc: "Replies this server generated.",
+                kind: StatKind::Counter,
+                read: |t| load(&t.stats.replied_local),
+            },
+            Stat {
+                name: "relayed_replies",
+                doc: "Replies relayed upstream.",
+                kind: StatKind::Counter,
+                read: |t| load(&t.stats.relayed_replies),
+            },
+            Stat {
+                name: "2xx_transactions",
+                doc: "Transactions answered with a 2xx.",
+                kind: StatKind::Counter,
+                read: |t| load(&t.stats.rpl_2xx),
+            },
+            Stat {
+                name: "3xx_transactions",
+                doc: "Transactions answered with a 3xx.",
+                kind: StatKind::Counter,
+                read: |t| load(&t.stats.rpl_3xx),
+            },
+            Stat {
+                name: "4xx_transactions",
+                doc: "Transactions answered with a 4xx.",
+                kind: StatKind::Counter,
+                read: |t| load(&t.stats.rpl_4xx),
+            },
+            Stat {
+                name: "5xx_transactions",
+                doc: "Transactions answered with a 5xx.",
+                kind: StatKind::Counter,
+                read: |t| load(&t.stats.rpl_5xx),
+            },
+            Stat {
+                name: "6xx_transactions",
+                doc: "Transactions answered with a 6xx.",
+                kind: StatKind::Counter,
+                read: |t| load(&t.stats.rpl_6xx),
+            },
+        ]);
+
+fn load(c: &std::sync::atomic::AtomicU64) -> u64 {
+    c.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn tm_stats(call: &RpcCall<'_, std::sync::Arc<tm::Tm>>) -> Result<serde_json::Value, RpcError> {
+    let tm = call.state;
+    let s = &tm.stats;
+    Ok(serde_json::json!({
+        "current": tm.active(),
+        "created": load(&s.created),
+        "freed": load(&s.freed),
+        "total_local": load(&s.replied_local),
+        "relayed_replies": load(&s.relayed_replies),
+        "2xx": load(&s.rpl_2xx),
+        "3xx": load(&s.rpl_3xx),
+        "4xx": load(&s.rpl_4xx),
+        "5xx": load(&s.rpl_5xx),
+        "6xx": load(&s.rpl_6xx),
+    }))
+}
 
 fn service(ctx: &Ctx) -> Option<std::sync::Arc<tm::Tm>> {
     ctx.core().and_then(|c| c.tm()).cloned()

@@ -8,64 +8,35 @@
 //! retransmitted request gets the same tag.
 
 use std::cell::RefCell;
-use std::hash::{BuildHasher, Hash, Hasher};
-use std::net::{IpAddr, SocketAddr};
 
 use kemid_macros::kemi;
 
 use crate::ctx::Ctx;
 use crate::log;
-use crate::sip::{build_reply, SipMsg};
-use crate::transport::{Proto, RecvInfo};
+use crate::sip::build_reply;
 
-pub const KAMAILIO_MODULE: &str = "sl";
+/// `modparam("sl", ...)`: accepted so that existing configurations
+/// load; none of them changes what kemid does.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    #[param(inert)]
+    pub default_code: i64,
+    #[param(inert)]
+    pub default_reason: String,
+    #[param(inert)]
+    pub bind_tm: i64,
+}
+
+/// `loadmodule "sl.so"`.
+pub static MODULE: crate::module::Module<()> =
+    crate::module::Module::new("sl", "stateless replies");
 
 thread_local! {
     /// The reply being built; reused so a reply allocates nothing once warm.
     static REPLY_BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
 }
 
-/// Where a reply to `req` goes (RFC 3261 §18.2.2, RFC 3581): the source of
-/// the request when the top Via has `rport`, else the `received` (or
-/// sent-by) host at the sent-by port.
-pub fn reply_destination(req: &SipMsg, recv: &RecvInfo) -> SocketAddr {
-    if recv.proto == Proto::Tcp {
-        return recv.src;
-    }
-    let Ok(via) = req.top_via() else {
-        return recv.src;
-    };
-    if via.rport().is_some() {
-        return recv.src;
-    }
-    let ip: IpAddr = via
-        .received()
-        .and_then(|r| r.trim_matches(['[', ']']).parse().ok())
-        .or_else(|| via.host_ip())
-        .unwrap_or(recv.src.ip());
-    SocketAddr::new(ip, via.port().unwrap_or(5060))
-}
-
-/// The To-tag for local replies to `req`: a hash of what identifies the
-/// request, so retransmissions get the same tag.
-pub fn local_to_tag(req: &SipMsg) -> String {
-    // A fixed seed: a retransmission must get the same tag.
-    let mut h = foldhash::fast::FixedState::with_seed(0x6b65_6d69_645f_736c).build_hasher();
-    if let Some(c) = req.header(crate::sip::HeaderName::CallId) {
-        c.value.hash(&mut h);
-    }
-    if let Ok(from) = req.from_header() {
-        from.tag().hash(&mut h);
-    }
-    if let Ok(via) = req.top_via() {
-        via.branch().hash(&mut h);
-    }
-    let n = h.finish();
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    (0..16)
-        .map(|i| char::from(HEX[((n >> (60 - 4 * i)) & 0xf) as usize]))
-        .collect()
-}
+pub use crate::proxy::{local_to_tag, reply_destination};
 
 /// Builds and sends a reply to the current request; 1 when sent, -1 when
 /// not (logged).
@@ -251,6 +222,8 @@ pub fn send_reply_error(ctx: &mut Ctx) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::SipMsg;
+    use crate::transport::{Proto, RecvInfo};
 
     fn req(via: &str) -> SipMsg {
         SipMsg::parse(format!(

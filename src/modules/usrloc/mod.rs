@@ -17,17 +17,208 @@
 
 mod aor;
 mod memory;
+mod rpc;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use aor::{aor_of_uri, AorError};
 pub use memory::{aor_hash, sort_contacts, MemoryStore};
 
-use crate::config::{CfgValue, Config};
 use crate::log;
+use crate::module::{Module, Stat, StatKind, Timer};
+
+/// `modparam("usrloc", ...)`.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    /// How contacts are kept: 0, in memory only, is the one mode kemid
+    /// has.
+    #[param(default = 0, one_of = "0")]
+    pub db_mode: i64,
+    /// 1: an AoR is `user@domain` instead of `user`.
+    #[param(default = false)]
+    pub use_domain: bool,
+    /// Seconds between the runs that free expired contacts.
+    #[param(default = 60, range = "1..=86400")]
+    pub timer_interval: u64,
+    /// Each location table hashes AoRs into 2^hash_size slots.
+    #[param(default = 10, range = "1..=16")]
+    pub hash_size: u32,
+    /// 1: among contacts of equal q-value the newest comes first.
+    #[param(default = false)]
+    pub desc_time_order: bool,
+    /// How a registered contact is matched: 0 contact, 1 contact and
+    /// Call-ID, 2 contact and Path, 3 Call-ID.
+    #[param(default = 0, one_of = "0, 1, 2, 3")]
+    pub matching_mode: i64,
+    /// Seconds during which a REGISTER with the same Call-ID and CSeq is
+    /// taken as a retransmission.
+    #[param(default = 20, range = "0..=3600")]
+    pub cseq_delay: u64,
+    /// The branch flag that marks a contact behind a NAT (-1: none).
+    #[param(default = -1, range = "-1..=31")]
+    pub nat_bflag: i64,
+    #[param(inert)]
+    pub db_url: String,
+    #[param(inert)]
+    pub db_load: i64,
+    #[param(inert)]
+    pub db_insert_update: i64,
+    #[param(inert)]
+    pub db_update_as_insert: i64,
+    #[param(inert)]
+    pub db_check_update: i64,
+    #[param(inert)]
+    pub db_ops_ruid: i64,
+    #[param(inert)]
+    pub db_timer_clean: i64,
+    #[param(inert)]
+    pub db_raw_fetch_type: i64,
+    #[param(inert)]
+    pub db_insert_null: i64,
+    #[param(inert)]
+    pub fetch_rows: i64,
+    #[param(inert)]
+    pub preload: Vec<String>,
+    #[param(inert)]
+    pub timer_procs: i64,
+    #[param(inert)]
+    pub xavp_contact: String,
+    #[param(inert)]
+    pub handle_lost_tcp: i64,
+    #[param(inert)]
+    pub close_expired_tcp: i64,
+    #[param(inert)]
+    pub expires_type: i64,
+    #[param(inert)]
+    pub skip_remote_socket: i64,
+    #[param(inert)]
+    pub server_id_filter: i64,
+    #[param(inert)]
+    pub version_table: i64,
+    #[param(inert)]
+    pub ka_mode: i64,
+    #[param(inert)]
+    pub ka_filter: i64,
+    #[param(inert)]
+    pub ka_timeout: i64,
+    #[param(inert)]
+    pub ka_method: String,
+    #[param(inert)]
+    pub ka_from: String,
+    #[param(inert)]
+    pub ka_domain: String,
+    #[param(inert)]
+    pub ka_loglevel: i64,
+    #[param(inert)]
+    pub ka_logmsg: String,
+    #[param(inert)]
+    pub user_column: String,
+    #[param(inert)]
+    pub domain_column: String,
+    #[param(inert)]
+    pub contact_column: String,
+    #[param(inert)]
+    pub expires_column: String,
+    #[param(inert)]
+    pub q_column: String,
+    #[param(inert)]
+    pub callid_column: String,
+    #[param(inert)]
+    pub cseq_column: String,
+    #[param(inert)]
+    pub methods_column: String,
+    #[param(inert)]
+    pub flags_column: String,
+    #[param(inert)]
+    pub cflags_column: String,
+    #[param(inert)]
+    pub user_agent_column: String,
+    #[param(inert)]
+    pub received_column: String,
+    #[param(inert)]
+    pub socket_column: String,
+    #[param(inert)]
+    pub path_column: String,
+    #[param(inert)]
+    pub ruid_column: String,
+    #[param(inert)]
+    pub instance_column: String,
+    #[param(inert)]
+    pub server_id_column: String,
+    #[param(inert)]
+    pub connection_id_column: String,
+    #[param(inert)]
+    pub keepalive_column: String,
+    #[param(inert)]
+    pub partition_column: String,
+}
+
+/// `loadmodule "usrloc.so"`: the location service. Its state is the
+/// [`Usrloc`] service other modules reach through [`api`].
+pub static MODULE: Module<Usrloc> = Module::new("usrloc", "the location service")
+    .init(init)
+    .rpc(rpc::METHODS)
+    .stats(&[
+        Stat {
+            name: "registered_users",
+            doc: "Addresses of record with at least one contact, in every table.",
+            kind: StatKind::Gauge,
+            read: |ul| ul.tables().iter().map(|t| t.counts().0 as u64).sum(),
+        },
+        Stat {
+            name: "location-users",
+            doc: "Addresses of record in the `location` table.",
+            kind: StatKind::Gauge,
+            read: |ul| ul.find_table("location").map_or(0, |t| t.counts().0 as u64),
+        },
+        Stat {
+            name: "location-contacts",
+            doc: "Contacts in the `location` table.",
+            kind: StatKind::Gauge,
+            read: |ul| ul.find_table("location").map_or(0, |t| t.counts().1 as u64),
+        },
+    ])
+    .timers(&[Timer {
+        name: "expire",
+        interval: |ul| Duration::from_secs(ul.config().timer_interval),
+        run: |ul| {
+            let n = ul.expire_all(now());
+            if n > 0 {
+                log::debug("usrloc", format_args!("{n} expired contacts removed"));
+            }
+        },
+    }]);
+
+fn init(cx: &crate::module::InitCtx<'_>) -> Result<Usrloc, String> {
+    let p: Params = cx.params();
+    let ul = Usrloc::new(UsrlocConfig::from_params(&p));
+    // The table every configuration uses exists from the start, so the
+    // RPC methods find it before the first registration.
+    let _ = ul.table("location");
+    Ok(ul)
+}
+
+/// What other modules may use of the location service: the service, its
+/// tables and contacts.
+pub mod api {
+    pub use super::{
+        aor_hash, methods, now, sort_contacts, AorError, Contact, LocationStore, Matching, Usrloc,
+        ALL_METHODS,
+    };
+
+    /// The location service, when the configuration loads usrloc.
+    pub fn service<'m>(ctx: &crate::ctx::Ctx<'m>) -> Option<&'m Usrloc> {
+        super::MODULE.state(ctx)
+    }
+
+    /// The location service in `modules`, when loaded.
+    pub fn service_in(modules: &crate::module::Modules) -> Option<&Usrloc> {
+        super::MODULE.state_in(modules)
+    }
+}
 
 /// One registered contact of an address of record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -58,7 +249,7 @@ pub struct Contact {
     pub flags: u32,
     /// Branch flags saved with the contact and restored on lookup.
     pub cflags: u32,
-    /// The request methods the contact accepts ([`crate::usrloc::methods`]);
+    /// The request methods the contact accepts ([`crate::modules::usrloc::methods`]);
     /// [`ALL_METHODS`] when it did not say.
     pub methods: u32,
     /// Unique id of this binding.
@@ -249,65 +440,25 @@ impl Default for UsrlocConfig {
     }
 }
 
-fn int_param(config: &Config, module: &str, name: &str) -> Option<i64> {
-    match config.modparam(module, name)? {
-        CfgValue::Int(i) => Some(*i),
-        CfgValue::Str(s) => s.trim().parse().ok(),
-    }
-}
-
 impl UsrlocConfig {
-    /// Reads the `usrloc` and `registrar` parameters. Settings kemid
-    /// cannot honour are errors: only `db_mode` 0 (memory only) exists.
-    pub fn from_config(config: &Config) -> Result<UsrlocConfig, String> {
-        let mut c = UsrlocConfig::default();
-        if let Some(mode) = int_param(config, "usrloc", "db_mode") {
-            if mode != 0 {
-                return Err(format!(
-                    "modparam(\"usrloc\", \"db_mode\", {mode}): kemid keeps locations in memory only; db_mode must be 0"
-                ));
-            }
-        }
-        if let Some(v) = int_param(config, "usrloc", "use_domain") {
-            c.use_domain = v != 0;
-        }
-        if let Some(v) = int_param(config, "registrar", "case_sensitive") {
-            c.case_sensitive = v != 0;
-        }
-        if let Some(CfgValue::Str(s)) = config.modparam("registrar", "realm_prefix") {
-            if !s.is_empty() {
-                c.realm_prefix = Some(s.to_ascii_lowercase());
-            }
-        }
-        if let Some(v) = int_param(config, "usrloc", "hash_size") {
-            c.hash_size = v.clamp(1, 16) as u32;
-        }
-        if let Some(v) = int_param(config, "usrloc", "timer_interval") {
-            c.timer_interval = v.max(1) as u64;
-        }
-        if let Some(v) = int_param(config, "usrloc", "desc_time_order") {
-            c.desc_time_order = v != 0;
-        }
-        if let Some(v) = int_param(config, "usrloc", "matching_mode") {
-            c.matching = match v {
-                0 => Matching::Contact,
+    /// The settings of the module's parameters; the registrar's AoR rules
+    /// come later ([`Usrloc::set_aor_rules`]).
+    pub fn from_params(p: &Params) -> UsrlocConfig {
+        UsrlocConfig {
+            use_domain: p.use_domain,
+            hash_size: p.hash_size.clamp(1, 16),
+            timer_interval: p.timer_interval.max(1),
+            desc_time_order: p.desc_time_order,
+            matching: match p.matching_mode {
                 1 => Matching::ContactCallId,
                 2 => Matching::ContactPath,
                 3 => Matching::CallId,
-                _ => {
-                    return Err(format!(
-                        "modparam(\"usrloc\", \"matching_mode\", {v}): use 0 (contact), 1 (contact and Call-ID), 2 (contact and Path) or 3 (Call-ID)"
-                    ))
-                }
-            };
+                _ => Matching::Contact,
+            },
+            cseq_delay: p.cseq_delay,
+            nat_bflag: u32::try_from(p.nat_bflag).ok().filter(|b| *b < 32),
+            ..UsrlocConfig::default()
         }
-        if let Some(v) = int_param(config, "usrloc", "cseq_delay") {
-            c.cseq_delay = v.max(0) as u64;
-        }
-        if let Some(v) = int_param(config, "usrloc", "nat_bflag") {
-            c.nat_bflag = u32::try_from(v).ok().filter(|b| *b < 32);
-        }
-        Ok(c)
     }
 }
 
@@ -319,6 +470,8 @@ pub const MAX_TABLES: usize = 64;
 /// expiry timer.
 pub struct Usrloc {
     config: UsrlocConfig,
+    /// The settings with the registrar's AoR rules, once it gave them.
+    with_rules: std::sync::OnceLock<UsrlocConfig>,
     tables: RwLock<HashMap<String, Arc<dyn LocationStore>>>,
     ruid_base: String,
     ruid_next: AtomicU64,
@@ -336,27 +489,23 @@ impl Usrloc {
         Usrloc {
             ruid_base: format!("uloc-{:x}-{:x}", now(), std::process::id()),
             config,
+            with_rules: std::sync::OnceLock::new(),
             tables: RwLock::new(HashMap::new()),
             ruid_next: AtomicU64::new(1),
         }
     }
 
-    /// The service for `config`, with its expiry timer running, when
-    /// `usrloc` or `registrar` is loaded; `Ok(None)` otherwise.
-    pub fn from_config(config: &Config) -> Result<Option<Arc<Usrloc>>, String> {
-        if !config.has_module("usrloc") && !config.has_module("registrar") {
-            return Ok(None);
-        }
-        let ul = Arc::new(Usrloc::new(UsrlocConfig::from_config(config)?));
-        // The table every configuration uses exists from the start, so the
-        // RPC methods find it before the first registration.
-        let _ = ul.table("location");
-        start_timer(&ul);
-        Ok(Some(ul))
+    pub fn config(&self) -> &UsrlocConfig {
+        self.with_rules.get().unwrap_or(&self.config)
     }
 
-    pub fn config(&self) -> &UsrlocConfig {
-        &self.config
+    /// The registrar's rules for what an AoR is (`case_sensitive`,
+    /// `realm_prefix`); set once, by the registrar's init.
+    pub fn set_aor_rules(&self, case_sensitive: bool, realm_prefix: Option<String>) {
+        let mut c = self.config.clone();
+        c.case_sensitive = case_sensitive;
+        c.realm_prefix = realm_prefix;
+        let _ = self.with_rules.set(c);
     }
 
     /// The table `name`, created empty on first use. `None` when the name
@@ -384,8 +533,8 @@ impl Usrloc {
         }
         let t: Arc<dyn LocationStore> = Arc::new(MemoryStore::new(
             name,
-            1 << self.config.hash_size,
-            self.config.desc_time_order,
+            1 << self.config().hash_size,
+            self.config().desc_time_order,
         ));
         tables.insert(name.to_owned(), Arc::clone(&t));
         Some(t)
@@ -409,7 +558,7 @@ impl Usrloc {
     /// `use_domain` is on; lower-case unless `case_sensitive` (the domain
     /// always is).
     pub fn aor_key(&self, uri: &str) -> Result<String, AorError> {
-        aor_of_uri(uri, &self.config)
+        aor_of_uri(uri, self.config())
     }
 
     /// The AoR key of a text given by an operator (RPC): `user[@domain]`
@@ -436,36 +585,6 @@ impl Usrloc {
     /// Frees expired contacts in every table; returns how many.
     pub fn expire_all(&self, now: u64) -> usize {
         self.tables().iter().map(|t| t.expire(now)).sum()
-    }
-}
-
-/// Starts the expiry timer: every `timer_interval` seconds it frees
-/// expired contacts. It stops within a second once the service is dropped.
-fn start_timer(ul: &Arc<Usrloc>) {
-    let weak: Weak<Usrloc> = Arc::downgrade(ul);
-    let interval = ul.config.timer_interval;
-    let spawned = std::thread::Builder::new()
-        .name("kemid-usrloc-timer".into())
-        .spawn(move || {
-            let mut waited = 0;
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-                waited += 1;
-                let Some(ul) = weak.upgrade() else { return };
-                if waited >= interval {
-                    waited = 0;
-                    let n = ul.expire_all(now());
-                    if n > 0 {
-                        log::debug("usrloc", format_args!("{n} expired contacts removed"));
-                    }
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        log::error(
-            "usrloc",
-            format_args!("cannot start the expiry timer ({e}); expired contacts are freed when their AoR changes"),
-        );
     }
 }
 
@@ -567,19 +686,22 @@ mod tests {
 
     #[test]
     fn config_from_modparams() {
-        let text = "loadmodule \"app_jsdt.so\"\nloadmodule \"usrloc.so\"\nloadmodule \"registrar.so\"\nmodparam(\"app_jsdt\", \"load\", \"r.js\")\nmodparam(\"usrloc\", \"use_domain\", 1)\nmodparam(\"usrloc\", \"timer_interval\", 5)\nmodparam(\"registrar\", \"case_sensitive\", 1)\ncfgengine \"jsdt\"\n";
-        let cfg = Config::from_text(std::path::Path::new("/t/k.cfg"), text, &[])
-            .unwrap_or_else(|e| panic!("{e}"));
-        let c = UsrlocConfig::from_config(&cfg).unwrap_or_else(|e| panic!("{e}"));
+        let modules = crate::module::Modules::for_test(
+            &["registrar"],
+            &[
+                ("usrloc", "use_domain", crate::config::CfgValue::Int(1)),
+                ("usrloc", "timer_interval", crate::config::CfgValue::Int(5)),
+                (
+                    "registrar",
+                    "case_sensitive",
+                    crate::config::CfgValue::Int(1),
+                ),
+            ],
+        );
+        let ul = api::service_in(&modules).expect("usrloc is loaded");
+        let c = ul.config();
         assert!(c.use_domain && c.case_sensitive);
         assert_eq!(c.timer_interval, 5);
-        // Only memory: other db_mode values are refused where they are written.
-        let bad = text.replace("\"timer_interval\", 5", "\"db_mode\", 2");
-        let err = Config::from_text(std::path::Path::new("/t/k.cfg"), &bad, &[])
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(err.starts_with("/t/k.cfg:6: "), "{err}");
-        assert!(err.contains("db_mode must be 0"), "{err}");
+        assert!(ul.find_table("location").is_some());
     }
 }

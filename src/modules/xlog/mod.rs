@@ -17,7 +17,21 @@ use crate::ctx::Ctx;
 use crate::log::{self, Level};
 use crate::pv;
 
-pub const KAMAILIO_MODULE: &str = "xlog";
+/// `modparam("xlog", ...)`: accepted so that existing configurations
+/// load; none of them changes what kemid does.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    #[param(inert)]
+    pub buf_size: i64,
+    #[param(inert)]
+    pub force_color: i64,
+    #[param(inert)]
+    pub prefix: String,
+}
+
+/// `loadmodule "xlog.so"`.
+pub static MODULE: crate::module::Module<()> =
+    crate::module::Module::new("xlog", "formatted logging");
 
 thread_local! {
     /// The line being expanded, reused so logging allocates nothing once warm.

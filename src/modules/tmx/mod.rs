@@ -6,7 +6,16 @@ use kemid_macros::kemi;
 use crate::ctx::Ctx;
 use crate::tm::{self, RouteKind};
 
-pub const KAMAILIO_MODULE: &str = "tmx";
+/// `modparam("tmx", ...)`: accepted so that existing configurations
+/// load; none of them changes what kemid does.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    #[param(inert)]
+    pub precheck_trans: i64,
+}
+
+/// `loadmodule "tmx.so"`.
+pub static MODULE: crate::module::Module<()> = crate::module::Module::new("tmx", "tm extensions");
 
 fn yes(b: bool) -> i32 {
     if b {

@@ -20,13 +20,69 @@ use std::collections::HashMap;
 use kemid_macros::kemi;
 use regex::{Regex, RegexBuilder};
 
-use crate::config::CfgValue;
 use crate::ctx::{CoreServices, Ctx};
 use crate::log;
+use crate::module::Module;
 use crate::sip::{HeaderName, SipMsg, Span, Uri};
 use crate::transport::Proto;
 
-pub const KAMAILIO_MODULE: &str = "rr";
+/// `modparam("rr", ...)`.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    /// 1: write `;lr=on` instead of `;lr`.
+    #[param(default = false)]
+    pub enable_full_lr: bool,
+    /// 1: add the From tag as `ftag` to Record-Route, needed by
+    /// `is_direction`.
+    #[param(default = true)]
+    pub append_fromtag: bool,
+    /// 1: two Record-Routes when the request changes transport (2: always
+    /// two).
+    #[param(default = 1, one_of = "0, 1, 2")]
+    pub enable_double_rr: i64,
+    /// 1: put the Request-URI user in the Record-Route URI.
+    #[param(default = false)]
+    pub add_username: bool,
+    #[param(inert)]
+    pub enable_socket_mismatch_warning: i64,
+    #[param(inert)]
+    pub custom_user_avp: String,
+    #[param(inert)]
+    pub force_send_socket: i64,
+    #[param(inert)]
+    pub ignore_sips: i64,
+    #[param(inert)]
+    pub sockname_mode: i64,
+    #[param(inert)]
+    pub loose_route_mode: i64,
+}
+
+/// `loadmodule "rr.so"`; its state is its settings.
+pub static MODULE: Module<RrCfg> =
+    Module::new("rr", "Record-Route and Route processing").init(|cx| {
+        let p: Params = cx.params();
+        Ok(RrCfg {
+            append_fromtag: p.append_fromtag,
+            full_lr: p.enable_full_lr,
+            double_rr: p.enable_double_rr,
+            add_username: p.add_username,
+        })
+    });
+
+/// What rr kept for the message, or nothing kept yet.
+fn rr_state<'a>(ctx: &'a Ctx) -> &'a RrState {
+    static NONE: RrState = RrState {
+        added: Vec::new(),
+        params: String::new(),
+        routed_params: None,
+        next_hop_from_route: false,
+    };
+    MODULE.msg_data(ctx.state()).unwrap_or(&NONE)
+}
+
+fn rr_state_mut<'a>(ctx: &'a mut Ctx) -> &'a mut RrState {
+    MODULE.msg_data_mut(ctx.state_mut())
+}
 
 /// What rr keeps about the message being routed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,9 +100,9 @@ pub struct RrState {
     pub next_hop_from_route: bool,
 }
 
-/// The rr module parameters.
+/// The rr settings, from its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct RrCfg {
+pub struct RrCfg {
     append_fromtag: bool,
     full_lr: bool,
     double_rr: i64,
@@ -54,28 +110,14 @@ struct RrCfg {
 }
 
 impl RrCfg {
-    /// The parameters of `ctx`'s configuration, read once per worker.
-    fn of(ctx: &Ctx) -> std::rc::Rc<RrCfg> {
-        thread_local! {
-            static SETTINGS: crate::ctx::SettingsSlot<RrCfg> = const { std::cell::RefCell::new(None) };
-        }
-        crate::ctx::cached_settings(&SETTINGS, ctx.core(), RrCfg::from_core)
-    }
-
-    fn from_core(core: Option<&dyn CoreServices>) -> RrCfg {
-        let int = |name: &str, default: i64| -> i64 {
-            match core.and_then(|c| c.modparam("rr", name)) {
-                Some(CfgValue::Int(i)) => *i,
-                Some(CfgValue::Str(s)) => s.trim().parse().unwrap_or(default),
-                None => default,
-            }
-        };
-        RrCfg {
-            append_fromtag: int("append_fromtag", 1) != 0,
-            full_lr: int("enable_full_lr", 0) != 0,
-            double_rr: int("enable_double_rr", 1),
-            add_username: int("add_username", 0) != 0,
-        }
+    /// The settings of the running configuration (the defaults in tools).
+    fn of(ctx: &Ctx) -> RrCfg {
+        MODULE.state(ctx).copied().unwrap_or(RrCfg {
+            append_fromtag: true,
+            full_lr: false,
+            double_rr: 1,
+            add_username: false,
+        })
     }
 
     fn lr(self) -> &'static str {
@@ -200,7 +242,7 @@ fn rr_parts(ctx: &Ctx, cfg: RrCfg, extra: &str) -> Option<RrParts> {
         None
     };
     let mut params = as_params(extra);
-    params.push_str(&ctx.state().rr.params);
+    params.push_str(&rr_state(ctx).params);
     Some(RrParts { user, ftag, params })
 }
 
@@ -216,13 +258,13 @@ fn insert(ctx: &mut Ctx, values: Vec<String>) -> i32 {
             return -1;
         }
     }
-    ctx.state_mut().rr.added = values;
+    rr_state_mut(ctx).added = values;
     1
 }
 
 /// Whether Record-Route may be added (once per message).
 fn may_record(ctx: &Ctx) -> bool {
-    if !ctx.state().rr.added.is_empty() {
+    if !rr_state(ctx).added.is_empty() {
         log::error("rr", format_args!("double attempt to record-route"));
         return false;
     }
@@ -234,7 +276,7 @@ fn record(ctx: &mut Ctx, extra: &str, address: Option<&str>) -> i32 {
     if !may_record(ctx) || !clean(extra) || !address.is_none_or(clean) {
         return -1;
     }
-    let cfg = *RrCfg::of(ctx);
+    let cfg = RrCfg::of(ctx);
     let (Some(recv), Some(core)) = (ctx.recv().copied(), ctx.core()) else {
         log::error("rr", format_args!("record_route needs a received message"));
         return -1;
@@ -352,7 +394,7 @@ fn preset(ctx: &mut Ctx, addrs: &[&str]) -> i32 {
         );
         return -1;
     }
-    let cfg = *RrCfg::of(ctx);
+    let cfg = RrCfg::of(ctx);
     let Some(parts) = rr_parts(ctx, cfg, "") else {
         return -1;
     };
@@ -436,7 +478,7 @@ pub fn record_route_preset(ctx: &mut Ctx, addr: &str, addr2: &str) -> i32 {
 /// ```
 #[kemi]
 pub fn remove_record_route(ctx: &mut Ctx) -> i32 {
-    let added = std::mem::take(&mut ctx.state_mut().rr.added);
+    let added = std::mem::take(&mut rr_state_mut(ctx).added);
     if let Some(msg) = ctx.msg_mut() {
         for v in &added {
             msg.withdraw_insertion(&rr_line(v));
@@ -468,8 +510,8 @@ pub fn add_rr_param(ctx: &mut Ctx, param: &str) -> i32 {
         );
         return -1;
     }
-    ctx.state_mut().rr.params.push_str(&p);
-    let added = ctx.state().rr.added.clone();
+    rr_state_mut(ctx).params.push_str(&p);
+    let added = rr_state(ctx).added.clone();
     if added.is_empty() {
         return 1;
     }
@@ -489,7 +531,7 @@ pub fn add_rr_param(ctx: &mut Ctx, param: &str) -> i32 {
             log::error("rr", format_args!("cannot rewrite Record-Route {v}: {e}"));
         }
     }
-    ctx.state_mut().rr.added = rewritten;
+    rr_state_mut(ctx).added = rewritten;
     1
 }
 
@@ -614,7 +656,7 @@ fn after_loose(ctx: &mut Ctx, entries: &[RouteEntry], preloaded: bool, double_rr
     let mut remove = Vec::new();
     let mut next = 0;
     if uri_is_myself(core, &top) {
-        ctx.state_mut().rr.routed_params = Some(top.params_str().to_owned());
+        rr_state_mut(ctx).routed_params = Some(top.params_str().to_owned());
         remove.push(0);
         next = 1;
         if double_rr && top.has_param("r2") && entries.len() > 1 {
@@ -630,9 +672,9 @@ fn after_loose(ctx: &mut Ctx, entries: &[RouteEntry], preloaded: bool, double_rr
             }
             return if preloaded { RR_PRELOADED } else { RR_DRIVEN };
         }
-        ctx.state_mut().rr.next_hop_from_route = true;
+        rr_state_mut(ctx).next_hop_from_route = true;
     } else {
-        ctx.state_mut().rr.routed_params = None;
+        rr_state_mut(ctx).routed_params = None;
     }
     let Ok(hop) = Uri::parse(&entries[next].uri) else {
         log::error("rr", format_args!("bad Route URI {}", entries[next].uri));
@@ -688,7 +730,7 @@ fn after_strict(ctx: &mut Ctx, entries: &[RouteEntry], double_rr: bool) -> i32 {
     let ruri_params = ctx
         .msg()
         .and_then(|m| m.ruri().ok().map(|u| u.params_str().to_owned()));
-    ctx.state_mut().rr.routed_params = ruri_params;
+    rr_state_mut(ctx).routed_params = ruri_params;
     let Ok(hop) = Uri::parse(&entries[current].uri) else {
         log::error("rr", format_args!("bad Route URI {}", entries[current].uri));
         return RR_ERROR;
@@ -726,7 +768,7 @@ fn after_strict(ctx: &mut Ctx, entries: &[RouteEntry], double_rr: bool) -> i32 {
 }
 
 fn loose_route_with(ctx: &mut Ctx, mode: i32) -> i32 {
-    let cfg = *RrCfg::of(ctx);
+    let cfg = RrCfg::of(ctx);
     let Some(core) = ctx.core() else {
         log::error("rr", format_args!("loose_route needs a running server"));
         return RR_ERROR;
@@ -848,7 +890,7 @@ pub fn loose_route_mode(ctx: &mut Ctx, mode: i32) -> i32 {
 /// ```
 #[kemi]
 pub fn next_hop_route(ctx: &mut Ctx) -> i32 {
-    if ctx.state().rr.next_hop_from_route {
+    if rr_state(ctx).next_hop_from_route {
         1
     } else {
         -1
@@ -858,7 +900,7 @@ pub fn next_hop_route(ctx: &mut Ctx) -> i32 {
 /// The parameters of this server's Route entry: those `loose_route`
 /// consumed, else those of the top Route when it names this server.
 fn local_route_params(ctx: &Ctx) -> Option<String> {
-    if let Some(p) = &ctx.state().rr.routed_params {
+    if let Some(p) = &rr_state(ctx).routed_params {
         return Some(p.clone());
     }
     let core = ctx.core()?;
@@ -1195,7 +1237,9 @@ mod tests {
         assert_eq!(rc, 1);
         assert_eq!(bye.du(), Some("sip:next.example.com;lr"));
         assert_eq!(route_lines(&bye), ["Route: <sip:next.example.com;lr>"]);
-        assert!(state.rr.next_hop_from_route);
+        assert!(MODULE
+            .msg_data::<RrState>(&state)
+            .is_some_and(|r| r.next_hop_from_route));
     }
 
     #[test]

@@ -9,27 +9,27 @@
 
 use kemid_macros::kemi;
 
-use crate::config::CfgValue;
 use crate::ctx::Ctx;
 use crate::log;
+use crate::module::Module;
 use crate::sip::{HeaderName, SipMsg, ViewError};
 
-pub const KAMAILIO_MODULE: &str = "maxfwd";
+/// `modparam("maxfwd", ...)`.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    /// The highest Max-Forwards value forwarded: a request arriving with
+    /// more is forwarded with this value.
+    #[param(default = 70, range = "0..=255")]
+    pub max_limit: u32,
+}
 
-/// The default of `modparam("maxfwd", "max_limit", ...)`.
-const DEFAULT_MAX_LIMIT: u32 = 70;
+/// `loadmodule "maxfwd.so"`; its state is its parameters.
+pub static MODULE: Module<Params> =
+    Module::new("maxfwd", "Max-Forwards processing").init(|cx| Ok(cx.params()));
 
-/// The `max_limit` module parameter, read once per worker.
+/// The `max_limit` module parameter.
 fn max_limit(ctx: &Ctx) -> u32 {
-    thread_local! {
-        static SETTINGS: crate::ctx::SettingsSlot<u32> = const { std::cell::RefCell::new(None) };
-    }
-    *crate::ctx::cached_settings(&SETTINGS, ctx.core(), |core| {
-        match core.and_then(|c| c.modparam("maxfwd", "max_limit")) {
-            Some(CfgValue::Int(n)) => u32::try_from(*n).map_or(DEFAULT_MAX_LIMIT, |n| n.min(255)),
-            _ => DEFAULT_MAX_LIMIT,
-        }
-    })
+    MODULE.state(ctx).map_or(70, |p| p.max_limit)
 }
 
 /// The received Max-Forwards value: `Ok(None)` when absent, `Err` when it
@@ -149,6 +149,7 @@ pub fn is_maxfwd_lt(ctx: &mut Ctx, limit: i32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::CfgValue;
     use crate::modules::core::tests::{parse, udp_recv, with_ctx, TestCore};
 
     fn msg(maxfwd: Option<&str>) -> SipMsg {

@@ -38,13 +38,11 @@
 
 use kemid_macros::kemi;
 
-use crate::config::CfgValue;
-use crate::ctx::{CoreServices, Ctx};
+use crate::ctx::Ctx;
 use crate::log;
+use crate::module::Module;
 use crate::modules::sl::send_local_reply_with;
 use crate::sip::{split_commas, unquote, Contacts, HeaderName, Method, Scheme, SipMsg, StartLine};
-
-pub const KAMAILIO_MODULE: &str = "sanity";
 
 const RURI_SIP_VERSION: i32 = 1;
 const RURI_SCHEME: i32 = 1 << 1;
@@ -67,26 +65,70 @@ const URI_FROM: i32 = 1 << 1;
 const URI_TO: i32 = 1 << 2;
 const URI_CONTACT: i32 = 1 << 3;
 
-/// Kamailio's default `default_checks`: 1+2+4+32+64+128+256+512+2048.
-const DEFAULT_CHECKS: i32 = 3047;
-/// Kamailio's default `uri_checks`: R-URI, From and To.
-const DEFAULT_URI_CHECKS: i32 = 7;
-
 /// Why a check failed: the reply to send, or `None` when the request
 /// cannot or must not be answered.
 type Failure = Option<(u16, &'static str)>;
 
-/// Reads an integer module parameter.
-fn int_param(core: Option<&dyn CoreServices>, name: &str, default: i64) -> i64 {
-    match core.and_then(|c| c.modparam("sanity", name)) {
-        Some(CfgValue::Int(i)) => *i,
-        Some(CfgValue::Str(s)) => s.trim().parse().unwrap_or(default),
-        None => default,
-    }
+/// `modparam("sanity", ...)`.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    /// The checks of `sanity_check_defaults()`, a sum of check bits.
+    #[param(default = 3047, range = "0..=131071")]
+    pub default_checks: i32,
+    /// The URIs `sanity_check_defaults()` parses: 1 R-URI, 2 From, 4 To, 8
+    /// Contact.
+    #[param(default = 7, range = "0..=15")]
+    pub uri_checks: i32,
+    /// The Proxy-Require extensions accepted, comma-separated.
+    #[param(default = "")]
+    pub proxy_require: String,
+    /// 1: keep the error reply for `sanity_reply()` instead of sending it.
+    #[param(default = false)]
+    pub noreply: bool,
+    #[param(inert)]
+    pub autodrop: i64,
+    /// 1: check sizes on every `sanity_check`.
+    #[param(default = false)]
+    pub size_checks: bool,
+    /// With `size_checks`: The largest message, in bytes.
+    #[param(default = 16384, range = "0..=4294967295")]
+    pub size_message: u32,
+    /// With `size_checks`: The longest method.
+    #[param(default = 32, range = "0..=4294967295")]
+    pub size_method: u32,
+    /// With `size_checks`: The longest Request-URI.
+    #[param(default = 256, range = "0..=4294967295")]
+    pub size_ruri: u32,
+    /// With `size_checks`: The longest From URI.
+    #[param(default = 256, range = "0..=4294967295")]
+    pub size_from_uri: u32,
+    /// With `size_checks`: The longest To URI.
+    #[param(default = 256, range = "0..=4294967295")]
+    pub size_to_uri: u32,
+    /// With `size_checks`: The longest Contact URI.
+    #[param(default = 256, range = "0..=4294967295")]
+    pub size_contact_uri: u32,
+    /// With `size_checks`: The longest Route or Record-Route URI.
+    #[param(default = 256, range = "0..=4294967295")]
+    pub size_route_uri: u32,
+    /// With `size_checks`: The longest header line.
+    #[param(default = 2048, range = "0..=4294967295")]
+    pub size_header: u32,
+    /// With `size_checks`: The largest header section.
+    #[param(default = 8192, range = "0..=4294967295")]
+    pub size_headers: u32,
+    /// With `size_checks`: The largest body.
+    #[param(default = 8192, range = "0..=4294967295")]
+    pub size_body: u32,
 }
 
-/// The module parameters.
-struct Params {
+/// `loadmodule "sanity.so"`; its state is its settings.
+pub static MODULE: Module<Settings> =
+    Module::new("sanity", "request sanity checks with error replies")
+        .init(|cx| Ok(Settings::new(&cx.params())));
+
+/// The settings, from the module parameters.
+pub struct Settings {
     proxy_require: Vec<String>,
     size_checks: bool,
     sizes: Sizes,
@@ -108,47 +150,44 @@ struct Sizes {
     route_uri: usize,
 }
 
-impl Params {
-    /// The parameters of `ctx`'s configuration, read once per worker.
-    fn of(ctx: &Ctx) -> std::rc::Rc<Params> {
-        thread_local! {
-            static SETTINGS: crate::ctx::SettingsSlot<Params> = const { std::cell::RefCell::new(None) };
-        }
-        crate::ctx::cached_settings(&SETTINGS, ctx.core(), Params::from_core)
+impl Settings {
+    /// The settings of `ctx`'s configuration (the defaults in tools).
+    fn of<'m>(ctx: &Ctx<'m>) -> &'m Settings {
+        static DEFAULT: std::sync::OnceLock<Settings> = std::sync::OnceLock::new();
+        MODULE.state(ctx).unwrap_or_else(|| {
+            DEFAULT.get_or_init(|| {
+                Settings::new(&crate::module::FromModParams::from_values(
+                    &crate::module::ParamValues::new("sanity", &[]),
+                ))
+            })
+        })
     }
 
-    fn from_core(core: Option<&dyn CoreServices>) -> Params {
-        let size =
-            |name: &str, default: i64| usize::try_from(int_param(core, name, default)).unwrap_or(0);
-        let checks = |name: &str, default: i32| {
-            i32::try_from(int_param(core, name, i64::from(default))).unwrap_or(default)
-        };
-        let proxy_require = match core.and_then(|c| c.modparam("sanity", "proxy_require")) {
-            Some(CfgValue::Str(s)) => s
+    fn new(p: &Params) -> Settings {
+        let size = |v: u32| v as usize;
+        Settings {
+            proxy_require: p
+                .proxy_require
                 .split(',')
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            _ => Vec::new(),
-        };
-        Params {
-            proxy_require,
-            size_checks: int_param(core, "size_checks", 0) != 0,
-            noreply: int_param(core, "noreply", 0) != 0,
-            default_checks: checks("default_checks", DEFAULT_CHECKS),
-            uri_checks: checks("uri_checks", DEFAULT_URI_CHECKS),
+            size_checks: p.size_checks,
+            noreply: p.noreply,
+            default_checks: p.default_checks,
+            uri_checks: p.uri_checks,
             sizes: Sizes {
-                message: size("size_message", 16384),
-                ruri: size("size_ruri", 256),
-                method: size("size_method", 32),
-                header: size("size_header", 2048),
-                headers: size("size_headers", 8192),
-                body: size("size_body", 8192),
-                from_uri: size("size_from_uri", 256),
-                to_uri: size("size_to_uri", 256),
-                contact_uri: size("size_contact_uri", 256),
-                route_uri: size("size_route_uri", 256),
+                message: size(p.size_message),
+                ruri: size(p.size_ruri),
+                method: size(p.size_method),
+                header: size(p.size_header),
+                headers: size(p.size_headers),
+                body: size(p.size_body),
+                from_uri: size(p.size_from_uri),
+                to_uri: size(p.size_to_uri),
+                contact_uri: size(p.size_contact_uri),
+                route_uri: size(p.size_route_uri),
             },
         }
     }
@@ -463,7 +502,7 @@ fn check_duptags(msg: &SipMsg) -> Result<(), Failure> {
 /// receives header lines for the error reply.
 fn run_checks(
     msg: &SipMsg,
-    params: &Params,
+    params: &Settings,
     msg_checks: i32,
     uri_checks: i32,
     reply_headers: &mut String,
@@ -535,7 +574,7 @@ fn send(ctx: &mut Ctx, code: u16, reason: &str) -> i32 {
 }
 
 fn check(ctx: &mut Ctx, msg_checks: i32, uri_checks: i32) -> i32 {
-    let params = Params::of(ctx);
+    let params = Settings::of(ctx);
     let noreply = params.noreply;
     let mut headers = String::new();
     let result = match ctx.msg() {
@@ -601,7 +640,7 @@ pub fn sanity_check(ctx: &mut Ctx, msg_checks: i32, uri_checks: i32) -> i32 {
 /// ```
 #[kemi]
 pub fn sanity_check_defaults(ctx: &mut Ctx) -> i32 {
-    let params = Params::of(ctx);
+    let params = Settings::of(ctx);
     check(ctx, params.default_checks, params.uri_checks)
 }
 
@@ -624,7 +663,7 @@ pub fn sanity_check_defaults(ctx: &mut Ctx) -> i32 {
 /// ```
 #[kemi]
 pub fn sanity_reply(ctx: &mut Ctx) -> i32 {
-    if !ctx.msg().is_some_and(answerable) || !Params::of(ctx).noreply {
+    if !ctx.msg().is_some_and(answerable) || !Settings::of(ctx).noreply {
         return 1;
     }
     let (code, reason) = ctx
@@ -645,6 +684,7 @@ pub fn sanity_reply(ctx: &mut Ctx) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::CfgValue;
     use crate::modules::core::tests::{parse, request, udp_recv, with_ctx, TestCore};
 
     const ALL: i32 = (1 << 17) - 1;

@@ -19,7 +19,31 @@ use crate::registry::XVal;
 use crate::sip::{HeaderName, Scheme, Uri};
 use crate::transport::Proto;
 
-pub const KAMAILIO_MODULE: &str = "corex";
+/// `modparam("corex", ...)`: accepted so that existing configurations
+/// load; none of them changes what kemid does.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    #[param(inert)]
+    pub alias_subdomains: String,
+    #[param(inert)]
+    pub dns_cache: String,
+    #[param(inert)]
+    pub dns_file: String,
+    #[param(inert)]
+    pub nio_intercept: i64,
+    #[param(inert)]
+    pub nio_min_msg_len: i64,
+    #[param(inert)]
+    pub nio_msg_avp: String,
+    #[param(inert)]
+    pub evcb_reply_out: String,
+}
+
+/// `loadmodule "corex.so"`.
+pub static MODULE: crate::module::Module<()> = crate::module::Module::new(
+    "corex",
+    "core extensions: branches, extended flags, raw sends, files",
+);
 
 const ORIGIN: &str = "corex";
 

@@ -37,7 +37,11 @@ use crate::log;
 use crate::pv::{PvSpec, PvValue};
 use crate::sip::{HeaderName, SipMsg, Span};
 
-pub const KAMAILIO_MODULE: &str = "textops";
+/// `loadmodule "textops.so"`.
+pub static MODULE: crate::module::Module<()> = crate::module::Module::new(
+    "textops",
+    "text operations on the message: regex search, replace, substitution",
+);
 
 const ORIGIN: &str = "textops";
 

@@ -24,6 +24,20 @@
 
 use kemid_macros::kemi;
 
+/// `modparam("pv", ...)`: accepted so that existing configurations load.
+#[derive(Clone, Debug, kemid_macros::ModParams)]
+pub struct Params {
+    #[param(inert)]
+    pub shvset: Vec<String>,
+    #[param(inert)]
+    pub varset: Vec<String>,
+}
+
+/// `loadmodule "pv.so"`: `KSR.pv` is part of the core and there either
+/// way; loading the module only lets its parameters be set.
+pub static MODULE: crate::module::Module<()> =
+    crate::module::Module::new("pv", "pseudo-variables, part of kemid's core").always_present();
+
 use crate::ctx::Ctx;
 use crate::log;
 use crate::pv::{PvSpec, PvValue};

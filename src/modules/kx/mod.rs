@@ -14,7 +14,9 @@ use crate::pv::{Builtin, PvClass, PvIndex, PvRef, PvSpec};
 use crate::registry::XVal;
 use crate::sip::Contacts;
 
-pub const KAMAILIO_MODULE: &str = "kemix";
+/// `loadmodule "kemix.so"`.
+pub static MODULE: crate::module::Module<()> =
+    crate::module::Module::new("kemix", "KEMI extensions");
 
 /// What a missing value becomes.
 #[derive(Clone, Copy)]
