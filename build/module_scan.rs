@@ -222,6 +222,7 @@ pub fn scan_param_struct(
             ));
         }
         if let Some(d) = &p.default {
+            #[allow(clippy::match_like_matches_macro)]
             let fits = match (d, ty) {
                 (
                     syn::Lit::Int(_),
@@ -450,7 +451,7 @@ pub fn render(
         }
         let _ = writeln!(
             out,
-            "    ];\n    #[allow(clippy::unnecessary_cast, clippy::cast_lossless)]\n    fn from_values(v: &crate::module::ParamValues<'_>) -> Self {{\n        Self {{"
+            "    ];\n    #[allow(clippy::unnecessary_cast, clippy::cast_lossless, clippy::useless_conversion, clippy::unnecessary_lazy_evaluations, clippy::unnecessary_map_or)]\n    fn from_values(v: &crate::module::ParamValues<'_>) -> Self {{\n        Self {{"
         );
         for p in &s.fields {
             let _ = writeln!(out, "            {}: {},", p.field, read_expr(p));

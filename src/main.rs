@@ -41,6 +41,10 @@ enum Command {
         /// Print only the fields Kamailio prints.
         #[arg(long)]
         compat: bool,
+        /// Print every module's parameters instead (name, type, default,
+        /// accepted values, doc), as stubs/kemi-params.json has them.
+        #[arg(long, conflicts_with = "compat")]
+        params: bool,
     },
     /// Check routing scripts (.js, .nut, .sq) without running them:
     /// syntax errors, KSR functions that do not exist or get the wrong
@@ -105,8 +109,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Gen { check, out } => gen(check, &out),
-        Command::Api { compat } => {
-            let doc = kemid::gen::api_document(!compat);
+        Command::Api { compat, params } => {
+            let doc = if params {
+                kemid::gen::params_document()
+            } else {
+                kemid::gen::api_document(!compat)
+            };
             match serde_json::to_string_pretty(&doc) {
                 Ok(text) => {
                     println!("{text}");
@@ -195,6 +203,16 @@ fn run(args: &RunArgs) -> ExitCode {
         eprintln!("kemid: no -f given: serving the built-in configuration (UDP and TCP on 127.0.0.1:5060, built-in JavaScript routing)");
     }
     if args.check_only {
+        // The script checks of `kemid check` (unknown KSR functions, wrong
+        // argument counts, callback names), then a real load.
+        let faults = kemid::engine::check::check_source(config.engine, &script);
+        for d in &faults {
+            eprintln!("{d}");
+        }
+        if !faults.is_empty() {
+            eprintln!("kemid: {} fault(s) in the routing script", faults.len());
+            return ExitCode::FAILURE;
+        }
         let mut local = kemid::ctx::WorkerLocal::default();
         let engine = kemid::engine::EngineConfig {
             loaded_modules: config.modules.clone(),

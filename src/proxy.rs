@@ -165,6 +165,48 @@ pub fn forward_stateless(
     }
 }
 
+/// Where a reply to `req` goes (RFC 3261 §18.2.2, RFC 3581): the source of
+/// the request when the top Via has `rport`, else the `received` (or
+/// sent-by) host at the sent-by port.
+pub fn reply_destination(req: &SipMsg, recv: &RecvInfo) -> SocketAddr {
+    if recv.proto == Proto::Tcp {
+        return recv.src;
+    }
+    let Ok(via) = req.top_via() else {
+        return recv.src;
+    };
+    if via.rport().is_some() {
+        return recv.src;
+    }
+    let ip: IpAddr = via
+        .received()
+        .and_then(|r| r.trim_matches(['[', ']']).parse().ok())
+        .or_else(|| via.host_ip())
+        .unwrap_or(recv.src.ip());
+    SocketAddr::new(ip, via.port().unwrap_or(5060))
+}
+
+/// The To-tag for local replies to `req`: a hash of what identifies the
+/// request, so retransmissions get the same tag.
+pub fn local_to_tag(req: &SipMsg) -> String {
+    // A fixed seed: a retransmission must get the same tag.
+    let mut h = foldhash::fast::FixedState::with_seed(0x6b65_6d69_645f_736c).build_hasher();
+    if let Some(c) = req.header(crate::sip::HeaderName::CallId) {
+        c.value.hash(&mut h);
+    }
+    if let Ok(from) = req.from_header() {
+        from.tag().hash(&mut h);
+    }
+    if let Ok(via) = req.top_via() {
+        via.branch().hash(&mut h);
+    }
+    let n = h.finish();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    (0..16)
+        .map(|i| char::from(HEX[((n >> (60 - 4 * i)) & 0xf) as usize]))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,46 +258,4 @@ mod tests {
         assert_eq!(stateless_branch(&msg, "x"), stateless_branch(&msg, "x"));
         assert_ne!(stateless_branch(&msg, "x"), stateless_branch(&msg, "y"));
     }
-}
-
-/// Where a reply to `req` goes (RFC 3261 §18.2.2, RFC 3581): the source of
-/// the request when the top Via has `rport`, else the `received` (or
-/// sent-by) host at the sent-by port.
-pub fn reply_destination(req: &SipMsg, recv: &RecvInfo) -> SocketAddr {
-    if recv.proto == Proto::Tcp {
-        return recv.src;
-    }
-    let Ok(via) = req.top_via() else {
-        return recv.src;
-    };
-    if via.rport().is_some() {
-        return recv.src;
-    }
-    let ip: IpAddr = via
-        .received()
-        .and_then(|r| r.trim_matches(['[', ']']).parse().ok())
-        .or_else(|| via.host_ip())
-        .unwrap_or(recv.src.ip());
-    SocketAddr::new(ip, via.port().unwrap_or(5060))
-}
-
-/// The To-tag for local replies to `req`: a hash of what identifies the
-/// request, so retransmissions get the same tag.
-pub fn local_to_tag(req: &SipMsg) -> String {
-    // A fixed seed: a retransmission must get the same tag.
-    let mut h = foldhash::fast::FixedState::with_seed(0x6b65_6d69_645f_736c).build_hasher();
-    if let Some(c) = req.header(crate::sip::HeaderName::CallId) {
-        c.value.hash(&mut h);
-    }
-    if let Ok(from) = req.from_header() {
-        from.tag().hash(&mut h);
-    }
-    if let Ok(via) = req.top_via() {
-        via.branch().hash(&mut h);
-    }
-    let n = h.finish();
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    (0..16)
-        .map(|i| char::from(HEX[((n >> (60 - 4 * i)) & 0xf) as usize]))
-        .collect()
 }

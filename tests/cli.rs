@@ -87,3 +87,77 @@ fn sigterm_stops_the_server_and_removes_the_control_socket() {
     assert!(!socket.exists(), "control socket removed");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `kemid run -c -f CFG`: exit status and what it printed on stderr.
+fn check_config(name: &str, cfg: &str, script: &str) -> (bool, String) {
+    let dir = scratch(name);
+    std::fs::write(dir.join("kemid.cfg"), cfg).expect("write cfg");
+    std::fs::write(dir.join("route.js"), script).expect("write script");
+    let out = Command::new(env!("CARGO_BIN_EXE_kemid"))
+        .arg("run")
+        .arg("-c")
+        .arg("-f")
+        .arg(dir.join("kemid.cfg"))
+        .output()
+        .expect("kemid runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const CHECK_CFG: &str = "#!KAMAILIO\nloadmodule \"sl.so\"\nloadmodule \"app_jsdt.so\"\nmodparam(\"app_jsdt\", \"load\", \"route.js\")\ncfgengine \"jsdt\"\n";
+
+#[test]
+fn check_config_reports_a_misspelled_ksr_function() {
+    let (ok, err) = check_config(
+        "cli-check-typo",
+        CHECK_CFG,
+        "function ksr_request_route() {\n    KSR.sl.sl_send_replly(200, \"OK\");\n}\n",
+    );
+    assert!(!ok, "a misspelled function fails the check");
+    assert!(err.contains("route.js:2:"), "{err}");
+    assert!(err.contains("sl_send_replly"), "{err}");
+    let (ok, err) = check_config(
+        "cli-check-good",
+        CHECK_CFG,
+        "function ksr_request_route() {\n    KSR.sl.sl_send_reply(200, \"OK\");\n}\n",
+    );
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn check_config_names_a_bad_parameter_value_and_what_is_accepted() {
+    let cfg = CHECK_CFG.replace(
+        "cfgengine",
+        "loadmodule \"maxfwd.so\"\nmodparam(\"maxfwd\", \"max_limit\", 300)\ncfgengine",
+    );
+    let (ok, err) = check_config("cli-check-range", &cfg, "function ksr_request_route() {}\n");
+    assert!(!ok);
+    assert!(err.contains("kemid.cfg:6: modparam(\"maxfwd\", \"max_limit\", 300): out of range; accepted: 0 to 255"), "{err}");
+}
+
+#[test]
+fn kamailio_cfg_constructs_are_read() {
+    // Adjacent strings across lines, a module-name regular expression,
+    // loadmodule with a path or without .so, and mpath.
+    let cfg = "#!KAMAILIO\nmpath=\"/usr/lib/x86_64-linux-gnu/kamailio/modules/\"\n\
+        loadmodule \"/usr/lib/x86_64-linux-gnu/kamailio/modules/sl.so\"\n\
+        loadmodule \"usrloc\"\nloadmodule \"registrar.so\"\n\
+        modparam(\"nathelper|registrar\", \"received_avp\", \"$avp(RECEIVED)\")\n\
+        loadmodule \"app_jsdt.so\"\nmodparam(\"app_jsdt\", \"load\",\n    \"rou\"\n    \"te.js\")\ncfgengine \"jsdt\"\n";
+    let (ok, err) = check_config("cli-constructs", cfg, "function ksr_request_route() {}\n");
+    assert!(ok, "{err}");
+    // Every loaded module the expression matches must have the parameter.
+    let bad = cfg.replace("nathelper|registrar", "usrloc|registrar");
+    let (ok, err) = check_config(
+        "cli-constructs-bad",
+        &bad,
+        "function ksr_request_route() {}\n",
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("kemid.cfg:6: module `usrloc` has no parameter `received_avp`"),
+        "{err}"
+    );
+}

@@ -487,6 +487,45 @@ mod tests {
         assert_eq!(c.engine, Lang::Squirrel);
     }
 
+    #[test]
+    fn adjacent_strings_across_lines_and_module_regexes() {
+        let c = cfg(&format!(
+            "loadmodule \"tm\"\nloadmodule \"/usr/lib/kamailio/modules/usrloc.so\"\nloadmodule \"registrar.so\"\n\
+             modparam(\"nathelper|REGISTRAR\", \"received_avp\", \"$avp(\"\n  \"RECEIVED)\")\n\
+             modparam(\"usrloc|tm\", \"xavp_contact\", \"ulattrs\")\n{BASE}"
+        ))
+        .expect("valid");
+        let targets: Vec<(&str, &str)> = c
+            .modparams
+            .iter()
+            .map(|p| (p.module.as_str(), p.name.as_str()))
+            .collect();
+        assert_eq!(
+            targets[..3],
+            [
+                ("registrar", "received_avp"),
+                ("tm", "xavp_contact"),
+                ("usrloc", "xavp_contact")
+            ]
+        );
+        assert_eq!(
+            c.modparam("registrar", "received_avp"),
+            Some(&CfgValue::Str("$avp(RECEIVED)".into()))
+        );
+        assert!(fails(&format!("loadmodule \"tm.so\"\nmodparam(\"nosuch|other\", \"x\", 1)\n{BASE}"))
+            .starts_with("/etc/kemid/k.cfg:2: modparam(\"nosuch|other\", ...): no module loaded before it matches"));
+    }
+
+    #[test]
+    fn a_missing_dependency_names_the_loadmodule_line() {
+        let e = fails(&format!("debug=1\nloadmodule \"registrar.so\"\n{BASE}"));
+        assert!(
+            e.starts_with("/etc/kemid/k.cfg:2: module `registrar` needs module `usrloc`"),
+            "{e}"
+        );
+        assert!(e.contains("add loadmodule \"usrloc.so\""), "{e}");
+    }
+
     fn fails(text: &str) -> String {
         cfg(text).expect_err("invalid").to_string()
     }

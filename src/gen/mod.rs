@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use handlebars::Handlebars;
 
-pub use model::{api_document, js_to_squirrel};
+pub use model::{api_document, js_to_squirrel, params_document};
 
 /// The first line (or, for JSON, the first key) of every generated file.
 pub const GENERATED_NOTICE: &str =
@@ -80,11 +80,18 @@ pub fn render() -> Result<Vec<Artefact>, handlebars::RenderError> {
             ),
         },
         Artefact {
+            path: "stubs/kemi-params.json".into(),
+            content: format!(
+                "{}\n",
+                serde_json::to_string_pretty(&params_document()).unwrap_or_default()
+            ),
+        },
+        Artefact {
             path: "docs/kemi/index.md".into(),
             content: hb.render("index", &api)?,
         },
     ];
-    for m in &api.modules {
+    for m in api.modules.iter().chain(&api.others) {
         out.push(Artefact {
             path: format!("docs/kemi/{}.md", m.file).into(),
             content: hb.render("module", m)?,

@@ -12,6 +12,8 @@ pub struct ApiModel {
     pub notice: &'static str,
     pub count: usize,
     pub modules: Vec<ModuleView>,
+    /// Loadable modules with no `KSR` functions (usrloc, ctl, ...).
+    pub others: Vec<ModuleView>,
 }
 
 #[derive(Serialize)]
@@ -31,6 +33,104 @@ pub struct ModuleView {
     /// How many functions.
     pub count: usize,
     pub functions: Vec<FunctionView>,
+    /// Its declaration, when it is a loadable module.
+    pub module: Option<DeclView>,
+}
+
+/// What a module declares besides its functions.
+#[derive(Serialize)]
+pub struct DeclView {
+    /// The `loadmodule` name.
+    pub loadmodule: &'static str,
+    pub summary: &'static str,
+    pub deps: Vec<DepView>,
+    pub params: Vec<ModParamView>,
+    pub rpc: Vec<RpcView>,
+    pub stats: Vec<StatView>,
+    pub timers: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+pub struct DepView {
+    pub module: &'static str,
+    pub why: &'static str,
+}
+
+#[derive(Serialize, Clone)]
+pub struct ModParamView {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub default: String,
+    pub range: String,
+    pub repeatable: bool,
+    pub effective: bool,
+    pub doc: String,
+}
+
+#[derive(Serialize)]
+pub struct RpcView {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct StatView {
+    /// `tm:relayed_replies`.
+    pub name: String,
+    pub kind: &'static str,
+    pub doc: &'static str,
+}
+
+impl DeclView {
+    fn new(e: &crate::module::ModuleEntry) -> DeclView {
+        let m = e.module;
+        DeclView {
+            loadmodule: m.name(),
+            summary: m.summary(),
+            deps: m
+                .deps()
+                .iter()
+                .map(|d| DepView {
+                    module: d.module,
+                    why: d.why,
+                })
+                .collect(),
+            params: e.params.iter().map(ModParamView::new).collect(),
+            rpc: m
+                .rpc_methods()
+                .into_iter()
+                .map(|(name, help)| RpcView { name, help })
+                .collect(),
+            stats: m
+                .stat_decls()
+                .into_iter()
+                .map(|(name, kind, doc)| StatView {
+                    name: format!("{}:{name}", m.name()),
+                    kind: kind.name(),
+                    doc,
+                })
+                .collect(),
+            timers: m.timer_decls(),
+        }
+    }
+}
+
+impl ModParamView {
+    pub fn new(p: &crate::module::ParamDecl) -> ModParamView {
+        ModParamView {
+            name: p.name,
+            kind: p.kind.name(),
+            default: if p.default.is_empty() {
+                "none".into()
+            } else {
+                p.default.to_owned()
+            },
+            range: p.range.describe(),
+            repeatable: p.repeatable,
+            effective: p.effective,
+            doc: p.doc.replace('\n', " ").replace('|', "\\|"),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -93,13 +193,35 @@ impl ApiModel {
                     doc_lines: m.doc.lines().map(comment_safe).collect(),
                     count: functions.len(),
                     functions,
+                    module: crate::module::all()
+                        .iter()
+                        .find(|e| e.folder == if m.name.is_empty() { "core" } else { m.name })
+                        .map(DeclView::new),
                 }
+            })
+            .collect();
+        let others = crate::module::all()
+            .iter()
+            .filter(|e| !modules.iter().any(|m| m.file == e.folder))
+            .map(|e| ModuleView {
+                notice: super::GENERATED_NOTICE,
+                name: e.folder,
+                path: e.module.name().to_owned(),
+                file: e.folder,
+                is_core: false,
+                provided_by: e.module.name(),
+                doc: e.doc,
+                doc_lines: e.doc.lines().map(comment_safe).collect(),
+                count: 0,
+                functions: Vec::new(),
+                module: Some(DeclView::new(e)),
             })
             .collect();
         ApiModel {
             notice: super::GENERATED_NOTICE,
             count: registry::exports().len(),
             modules,
+            others,
         }
     }
 }
@@ -311,6 +433,37 @@ pub fn api_document(extended: bool) -> Json {
     doc.insert("msize".into(), json!(methods.len()));
     doc.insert("methods".into(), Json::Array(methods));
     Json::Object(doc)
+}
+
+/// Every module's parameters, as `kemid api --params` prints them and
+/// `stubs/kemi-params.json` keeps them: `{"modules": [{"name", "params":
+/// [{"name", "type", "default", "accepted", "repeatable", "effective",
+/// "doc"}]}]}`.
+pub fn params_document() -> Json {
+    let mut entries: Vec<&crate::module::ModuleEntry> = crate::module::all().iter().collect();
+    entries.sort_by_key(|e| e.module.name());
+    let modules: Vec<Json> = entries
+        .iter()
+        .map(|e| {
+            let params: Vec<Json> = e
+                .params
+                .iter()
+                .map(|p| {
+                    json!({
+                        "name": p.name,
+                        "type": p.kind.name(),
+                        "default": p.default,
+                        "accepted": p.range.describe(),
+                        "repeatable": p.repeatable,
+                        "effective": p.effective,
+                        "doc": p.doc,
+                    })
+                })
+                .collect();
+            json!({"name": e.module.name(), "params": params})
+        })
+        .collect();
+    json!({"notice": super::GENERATED_NOTICE, "modules": modules})
 }
 
 #[cfg(test)]

@@ -285,7 +285,7 @@ fn save_common(ctx: &mut Ctx, table: &str, flags: i32, uri: &str) -> i32 {
         return -1;
     }
     let Some((ul, store)) = location(ctx, table) else {
-        let h = save::error_headers(RegError::NoTable, &cfg, headers);
+        let h = save::error_headers(RegError::NoTable, cfg, headers);
         save::reply(ctx, 500, h, flags);
         return -1;
     };
@@ -307,12 +307,12 @@ fn save_common(ctx: &mut Ctx, table: &str, flags: i32, uri: &str) -> i32 {
                 "registrar",
                 format_args!("REGISTER refused: {}", error.info()),
             );
-            let h = save::error_headers(error, &cfg, headers);
+            let h = save::error_headers(error, cfg, headers);
             save::reply(ctx, error.code(), h, flags);
             return -1;
         }
     };
-    match save::save(ctx, ul, &*store, &aor, flags, &cfg, &mut headers) {
+    match save::save(ctx, ul, &*store, &aor, flags, cfg, &mut headers) {
         Ok(saved) => {
             let mut h = saved.listing;
             h.push_str(&headers);
@@ -331,7 +331,7 @@ fn save_common(ctx: &mut Ctx, table: &str, flags: i32, uri: &str) -> i32 {
                     refused.error.info()
                 ),
             );
-            let h = save::error_headers(refused.error, &cfg, headers);
+            let h = save::error_headers(refused.error, cfg, headers);
             save::reply(ctx, refused.error.code(), h, flags);
             if refused.error == RegError::TooMany {
                 -2
@@ -463,7 +463,7 @@ fn lookup_common(ctx: &mut Ctx, table: &str, uri: &str, to_dset: bool) -> i32 {
     let Some(aor) = aor_of(ctx, ul, uri) else {
         return -3;
     };
-    let targets = match lookup::targets(ctx, &*store, &aor, &cfg) {
+    let targets = match lookup::targets(ctx, &*store, &aor, cfg) {
         Ok(t) if !t.is_empty() => t,
         Ok(_) => return -3,
         Err(code) => return code,
@@ -586,7 +586,7 @@ pub fn lookup_branches(ctx: &mut Ctx, table: &str) -> i32 {
         let Ok(aor) = ul.aor_key(&b.uri) else {
             continue;
         };
-        let Ok(targets) = lookup::targets(ctx, &*store, &aor, &cfg) else {
+        let Ok(targets) = lookup::targets(ctx, &*store, &aor, cfg) else {
             continue;
         };
         let Some(best) = targets.first() else {

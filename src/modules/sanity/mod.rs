@@ -578,7 +578,7 @@ fn check(ctx: &mut Ctx, msg_checks: i32, uri_checks: i32) -> i32 {
     let noreply = params.noreply;
     let mut headers = String::new();
     let result = match ctx.msg() {
-        Some(msg) => run_checks(msg, &params, msg_checks, uri_checks, &mut headers)
+        Some(msg) => run_checks(msg, params, msg_checks, uri_checks, &mut headers)
             .map_err(|f| (f, answerable(msg))),
         None => return -1,
     };
