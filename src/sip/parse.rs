@@ -27,8 +27,11 @@ use super::text::{
 /// Kamailio's default buffer size).
 pub const MAX_MSG_SIZE: usize = 65_535;
 
-/// Default largest accepted number of header lines.
-pub const MAX_HEADERS: usize = 128;
+/// Default largest accepted number of header lines: as many as the index
+/// can number (positions are `u16`), more than a message of the default
+/// size can hold (a header line takes at least 3 bytes), so the size
+/// limit is what bounds a message.
+pub const MAX_HEADERS: usize = u16::MAX as usize - 1;
 
 /// Bounds that protect the server from oversized input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
