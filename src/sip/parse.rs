@@ -243,7 +243,11 @@ fn scan_lines(buf: &[u8], limits: Limits, s: &mut Index) {
     let body_start = loop {
         let mut found = find_lf_or_nul(buf, pos);
         while let Some(nul) = found.filter(|&i| buf[i] == 0) {
-            s.fail(K::NulByte, nul);
+            // A NUL is legal only escaped in a quoted string (RFC 3261
+            // quoted-pair; RFC 4475 §3.1.1.2 sends one in a display name).
+            if !is_quoted_pair_nul(buf, pos, nul) {
+                s.fail(K::NulByte, nul);
+            }
             found = find_lf_or_nul(buf, nul + 1);
         }
         let Some(lf) = found else {
@@ -322,6 +326,23 @@ fn scan_lines(buf: &[u8], limits: Limits, s: &mut Index) {
     };
     s.end = off(end);
     s.body = Span::new(off(body_start), off(end));
+}
+
+/// Whether the NUL at `nul` is the second byte of a quoted-pair inside a
+/// quoted string that starts on the line beginning at `line`. Only run
+/// when a NUL is found, which valid traffic almost never holds.
+fn is_quoted_pair_nul(buf: &[u8], line: usize, nul: usize) -> bool {
+    let (mut quoted, mut escaped) = (false, false);
+    for &c in &buf[line..nul] {
+        if escaped {
+            escaped = false;
+        } else if quoted && c == b'\\' {
+            escaped = true;
+        } else if c == b'"' {
+            quoted = !quoted;
+        }
+    }
+    quoted && escaped
 }
 
 /// Records one (non-continuation) header line `pos..end` whose line break is
@@ -555,6 +576,15 @@ mod tests {
         );
         assert_eq!(err(b"BYE x SIP/2.0\r\nX: a\0b\r\n\r\n").kind, K::NulByte);
         assert_eq!(
+            err(b"BYE x SIP/2.0\r\nX: \"a\0b\"\r\n\r\n").kind,
+            K::NulByte
+        );
+        assert_eq!(err(b"BYE x SIP/2.0\r\nX: a\\\0b\r\n\r\n").kind, K::NulByte);
+        assert_eq!(
+            err(b"BYE x SIP/2.0\r\nX: \"a\\\\\0\"\r\n\r\n").kind,
+            K::NulByte
+        );
+        assert_eq!(
             err(b"BYE x SIP/2.0\r\nl: -1\r\n\r\n").kind,
             K::BadContentLength
         );
@@ -578,6 +608,17 @@ mod tests {
         assert_eq!(err(&garbage).kind, K::NoEndOfHeaders);
         let garbage = vec![b'x'; 64 * 1024];
         assert_eq!(err(&garbage).kind, K::TooLarge);
+    }
+
+    #[test]
+    fn nul_as_a_quoted_pair_is_accepted() {
+        let m = b"OPTIONS sip:x SIP/2.0\r\nTo: \"NUL:\\\0 BEL:\\\x07\" <sip:x@y>\r\nl: 0\r\n\r\n";
+        let s = scan_new(m, Limits::default());
+        assert_eq!(s.error, None);
+        assert_eq!(
+            s.headers.as_slice()[0].value.bytes(m),
+            b"\"NUL:\\\0 BEL:\\\x07\" <sip:x@y>"
+        );
     }
 
     #[test]
