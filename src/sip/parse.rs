@@ -20,7 +20,7 @@ use super::method::Method;
 use super::span::Span;
 use super::text::{
     find_blank, find_byte, find_in, find_lf_or_nul, is_token, is_ws, parse_u32, skip_blank,
-    skip_ws, token_end, trim,
+    skip_ws, token_end, trim, ParamSpans,
 };
 
 /// Default largest accepted message, in bytes (the largest UDP payload, and
@@ -200,7 +200,70 @@ pub(crate) fn scan(buf: &[u8], limits: Limits, s: &mut Index) {
         return;
     }
     scan_lines(buf, limits, s);
+    if s.error.is_none() {
+        check_tags(buf, s);
+    }
     s.finish(buf);
+    if let Some(e) = &mut s.error {
+        if e.kind == K::BadTag {
+            e.can_reply = false;
+        }
+    }
+}
+
+/// Fails the message when a To or From header has an empty `tag` or more
+/// than one: every later reader of the tag (transaction and dialog
+/// matching, the To-tag of local replies) then sees the same thing, none.
+fn check_tags(buf: &[u8], s: &mut Index) {
+    let mut bad = None;
+    for kind in [HeaderName::To, HeaderName::From] {
+        for (_, e) in s.entries(kind) {
+            let (vs, ve) = (e.value.start(), e.value.end());
+            if !tags_ok(buf, vs, ve) {
+                bad = bad.or(Some(vs));
+            }
+        }
+    }
+    if let Some(at) = bad {
+        s.fail(K::BadTag, at);
+    }
+}
+
+/// Whether the header parameters of the name-addr or addr-spec in
+/// `buf[vs..ve]` hold at most one `tag`, with a value.
+fn tags_ok(buf: &[u8], vs: usize, ve: usize) -> bool {
+    // The header parameters start after the `>` of `<...>` (outside a
+    // quoted display name), or at the first `;` of a bare addr-spec.
+    let mut quoted = false;
+    let mut i = vs;
+    let mut params = None;
+    while i < ve {
+        match buf[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => {
+                params = Some(find_in(buf, i, ve, b'>').map_or(ve, |g| g + 1));
+                break;
+            }
+            b';' if !quoted => {
+                params = Some(i);
+                break;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let Some(ps) = params else { return true };
+    let mut tags = 0;
+    for (name, value) in ParamSpans::new(buf, Span::of(ps, ve)) {
+        if name.bytes(buf).eq_ignore_ascii_case(b"tag") {
+            tags += 1;
+            if tags > 1 || value.is_none_or(|v| v.is_empty()) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 fn scan_lines(buf: &[u8], limits: Limits, s: &mut Index) {
@@ -608,6 +671,31 @@ mod tests {
         assert_eq!(err(&garbage).kind, K::NoEndOfHeaders);
         let garbage = vec![b'x'; 64 * 1024];
         assert_eq!(err(&garbage).kind, K::TooLarge);
+    }
+
+    #[test]
+    fn to_and_from_tags_must_be_single_and_not_empty() {
+        let base = "OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: FROM\r\nTo: TO\r\n\
+            Call-ID: c\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n";
+        let with = |from: &str, to: &str| base.replace("FROM", from).replace("TO", to);
+        for (from, to) in [
+            ("<sip:a@b>;tag=1", "<sip:x@y>"),
+            ("<sip:a@b>;tag=1", "<sip:x@y;tag=in-the-uri>;tag=2"),
+            ("\"x;tag=\" <sip:a@b>;tag=1", "sip:x@y"),
+            ("sip:a@b;tag=1", "sip:x@y ; TAG = 2"),
+        ] {
+            ok(&with(from, to));
+        }
+        for (from, to) in [
+            ("<sip:a@b>;tag=", "<sip:x@y>"),
+            ("<sip:a@b>;tag=1", "<sip:x@y>;tag"),
+            ("<sip:a@b>;tag=1;tag=2", "<sip:x@y>"),
+            ("<sip:a@b>;tag=1", "sip:x@y;tag=2;Tag=3"),
+        ] {
+            let e = err(with(from, to).as_bytes());
+            assert_eq!(e.kind, K::BadTag, "{from} / {to}");
+            assert!(!e.can_reply, "{from} / {to}");
+        }
     }
 
     #[test]
