@@ -108,7 +108,6 @@ pub const DEFAULT_UDP_RCVBUF: usize = 262_144;
 pub const MAX_MSG_RECV_SIZE: usize = 65_535;
 
 /// Kamailio core parameters accepted with no effect in kemid.
-
 const INERT: &[&str] = &[
     "memdbg",
     "memlog",
