@@ -1,5 +1,6 @@
 //! Messages of the kinds behind past Kamailio advisories, against a real
-//! kemid on loopback over UDP and TCP: an empty or repeated To/From tag,
+//! kemid on loopback over UDP and TCP: an empty To/From tag (refused by
+//! the parser) or a repeated one (400 from the script's sanity check),
 //! a Via of `SIP/2.0/UDP :]`, white space before a header's colon used to
 //! slip past header removal. Each gets a 4xx or a counted, logged drop,
 //! the server keeps serving, and every reader of a header agrees on it.
@@ -20,6 +21,10 @@ use kemid::transport::Proto;
 fn script(peer: SocketAddr) -> String {
     format!(
         r#"function ksr_request_route() {{
+    // From and To carry at most one tag, else 400 (sanity 4096).
+    if (KSR.sanity.sanity_check(4096, 0) < 0) {{
+        return;
+    }}
     if (KSR.is_method_in("O")) {{
         var seen = KSR.hdr.is_present("X-Secret") > 0 ? "Secret" : "None";
         KSR.sl.sl_send_reply(200, seen + " " + KSR.pv.get("$tt"));
@@ -38,7 +43,7 @@ fn server(peer: SocketAddr) -> Server {
     start(
         Lang::Js,
         &script(peer),
-        "loadmodule \"sl.so\"\nloadmodule \"textops.so\"\n",
+        "loadmodule \"sl.so\"\nloadmodule \"textops.so\"\nloadmodule \"sanity.so\"\n",
     )
 }
 
@@ -69,24 +74,35 @@ fn req(method: &str, via: &str, from: &str, to: &str, extra: &[&str]) -> Vec<u8>
     request(&lines)
 }
 
-const BAD_TAGS: [(&str, &str); 4] = [
+/// Empty tags: the message is refused by the parser, counted and logged.
+const EMPTY_TAGS: [(&str, &str); 4] = [
     ("<sip:a@example.org>;tag=1", "<sip:bob@example.org>;tag="),
+    ("<sip:a@example.org>;tag=1", "<sip:bob@example.org>;tag"),
+    ("<sip:a@example.org>;tag=", "<sip:bob@example.org>"),
+    ("sip:a@example.org;tag=1", "sip:bob@example.org;TAG= "),
+];
+
+/// Several tags: the script's sanity check answers 400.
+const REPEATED_TAGS: [(&str, &str); 3] = [
     (
         "<sip:a@example.org>;tag=1",
         "<sip:bob@example.org>;tag=x;tag=y",
     ),
-    ("<sip:a@example.org>;tag=", "<sip:bob@example.org>"),
     ("<sip:a@example.org>;tag=1;TAG=2", "<sip:bob@example.org>"),
+    (
+        "<sip:a@example.org>;tag=1;tag=1",
+        "<sip:bob@example.org>;tag=z",
+    ),
 ];
 
 #[test]
-fn an_empty_or_repeated_tag_is_dropped_with_a_log_and_the_server_goes_on() {
+fn an_empty_tag_is_dropped_with_a_log_and_a_repeated_one_gets_400() {
     let peer = UdpClient::new(false);
     let server = server(peer.local());
     let to = addr(&server, Proto::Udp, false);
     let client = UdpClient::new(false);
     let via = client.local().to_string();
-    for (from, to_value) in BAD_TAGS {
+    for (from, to_value) in EMPTY_TAGS {
         let before = bad_messages(&server);
         client.send(to, &req("OPTIONS", &via, from, to_value, &[]));
         assert!(
@@ -97,6 +113,16 @@ fn an_empty_or_repeated_tag_is_dropped_with_a_log_and_the_server_goes_on() {
             bad_messages(&server),
             before + 1,
             "counted: {from} / {to_value}"
+        );
+    }
+    for (from, to_value) in REPEATED_TAGS {
+        let reply = client
+            .transact(to, &req("OPTIONS", &via, from, to_value, &[]))
+            .unwrap_or_else(|| panic!("an answer to From {from} / To {to_value}"));
+        assert_eq!(
+            reply.status_code(),
+            Some(400),
+            "From {from} / To {to_value}"
         );
     }
     // One good tag: answered, and the script reads that one tag.
@@ -114,7 +140,7 @@ fn an_empty_or_repeated_tag_is_dropped_with_a_log_and_the_server_goes_on() {
     // Over TCP the same, and the connection stays usable.
     let mut c = TcpClient::connect(addr(&server, Proto::Tcp, false));
     let via = c.local().to_string();
-    for (from, to_value) in BAD_TAGS {
+    for (from, to_value) in EMPTY_TAGS {
         let before = bad_messages(&server);
         c.send(&req("OPTIONS", &via, from, to_value, &[]));
         assert!(
@@ -125,6 +151,15 @@ fn an_empty_or_repeated_tag_is_dropped_with_a_log_and_the_server_goes_on() {
             bad_messages(&server),
             before + 1,
             "TCP, counted: {from} / {to_value}"
+        );
+    }
+    for (from, to_value) in REPEATED_TAGS {
+        c.send(&req("OPTIONS", &via, from, to_value, &[]));
+        let reply = c.recv(Duration::from_secs(3)).expect("TCP: answered");
+        assert_eq!(
+            reply.status_code(),
+            Some(400),
+            "TCP: From {from} / To {to_value}"
         );
     }
     c.send(&req(
