@@ -158,7 +158,8 @@ impl Index {
 
     /// Whether a 400 could be built: a request other than ACK (ACK never
     /// gets a reply) with the five headers a reply copies, none of which
-    /// holds a NUL byte (the reply would carry it).
+    /// holds a NUL byte or (From, To) an empty tag: the reply would carry
+    /// them.
     pub(crate) fn replyable(&self, buf: &[u8]) -> bool {
         let request = matches!(
             self.first,
@@ -179,6 +180,13 @@ impl Index {
                 .iter()
                 .filter(|e| COPIED.contains(&e.kind))
                 .any(|e| e.value.bytes(buf).contains(&0))
+            // Nor an empty tag, which the reply would repeat.
+            && self
+                .headers
+                .as_slice()
+                .iter()
+                .filter(|e| matches!(e.kind, HeaderName::From | HeaderName::To))
+                .all(|e| tags_ok(buf, e.value.start(), e.value.end()))
     }
 
     fn finish(&mut self, buf: &[u8]) {
