@@ -48,9 +48,19 @@ pub struct CoreParams {
     pub user_agent_header: Option<String>,
     /// `server_signature`: whether local replies carry the Server header.
     pub server_signature: bool,
-    /// The largest message accepted over TCP (and the largest UDP
-    /// datagram): 65535 bytes.
+    /// `msg_recv_max_size`: the largest message accepted over TCP (and the
+    /// largest UDP datagram): 65535 bytes, which is also the most it can be
+    /// set to.
     pub max_message_size: usize,
+    /// `tcp_msg_read_timeout`: seconds within which a message must be read
+    /// whole from its first byte (0: no limit). Kamailio's default, 20.
+    pub tcp_msg_read_timeout: u32,
+    /// `tcp_msg_data_timeout`: seconds within which an accepted connection
+    /// must carry its first message (0: no limit). Kamailio's default, 20.
+    pub tcp_msg_data_timeout: u32,
+    /// `tcp_accept_iplimit`: connections accepted from one IP address at a
+    /// time (0: no limit). Kamailio's default, 1024.
+    pub tcp_accept_iplimit: u32,
     /// `maxbuffer`: the receive buffer asked for each UDP socket
     /// (`SO_RCVBUF`), in bytes, so bursts wait in the kernel instead of
     /// being dropped. The kernel caps it at `net.core.rmem_max`.
@@ -74,7 +84,10 @@ impl Default for CoreParams {
             server_header: None,
             user_agent_header: None,
             server_signature: true,
-            max_message_size: 65535,
+            max_message_size: MAX_MSG_RECV_SIZE,
+            tcp_msg_read_timeout: 20,
+            tcp_msg_data_timeout: 20,
+            tcp_accept_iplimit: 1024,
             udp_rcvbuf: DEFAULT_UDP_RCVBUF,
         }
     }
@@ -87,10 +100,14 @@ pub enum Applied {
     Inert(String),
 }
 
-/// Kamailio core parameters accepted with no effect in kemid.
 /// Kamailio's default `maxbuffer`: 256 KiB.
 pub const DEFAULT_UDP_RCVBUF: usize = 262_144;
 
+/// The largest `msg_recv_max_size` kemid applies (the largest UDP payload,
+/// and its parser's limit); larger settings are capped to it.
+pub const MAX_MSG_RECV_SIZE: usize = 65_535;
+
+/// Kamailio core parameters accepted with no effect in kemid.
 const INERT: &[&str] = &[
     "memdbg",
     "memlog",
@@ -195,6 +212,13 @@ impl CoreParams {
             "server_header" => self.server_header = Some(v),
             "user_agent_header" => self.user_agent_header = Some(v),
             "server_signature" => self.server_signature = parse_bool(&v)?,
+            "msg_recv_max_size" => {
+                self.max_message_size =
+                    parse_int::<usize>(name, &v)?.clamp(1024, MAX_MSG_RECV_SIZE)
+            }
+            "tcp_msg_read_timeout" => self.tcp_msg_read_timeout = parse_int(name, &v)?,
+            "tcp_msg_data_timeout" => self.tcp_msg_data_timeout = parse_int(name, &v)?,
+            "tcp_accept_iplimit" => self.tcp_accept_iplimit = parse_int(name, &v)?,
             "maxbuffer" | "udp_rcvbuf" => {
                 self.udp_rcvbuf = parse_int::<usize>(name, &v)?.clamp(4096, 1 << 30)
             }
@@ -203,11 +227,23 @@ impl CoreParams {
             }
             _ => {
                 return Err(format!(
-                    "unknown global parameter `{name}`; kemid applies debug, log_stderror, log_prefix, children, listen, port, alias, auto_aliases, disable_tcp, tcp_connection_lifetime, tcp_max_connections, server_header, user_agent_header, server_signature, maxbuffer and the kemi.* callbacks"
+                    "unknown global parameter `{name}`; kemid applies debug, log_stderror, log_prefix, children, listen, port, alias, auto_aliases, disable_tcp, tcp_connection_lifetime, tcp_max_connections, tcp_msg_read_timeout, tcp_msg_data_timeout, tcp_accept_iplimit, msg_recv_max_size, server_header, user_agent_header, server_signature, maxbuffer and the kemi.* callbacks"
                 ))
             }
         }
         Ok(Applied::Done)
+    }
+}
+
+impl CoreParams {
+    /// The TCP guards these parameters set.
+    pub fn tcp_guards(&self) -> crate::transport::tcp::TcpGuards {
+        let secs = |s: u32| std::time::Duration::from_secs(u64::from(s));
+        crate::transport::tcp::TcpGuards {
+            msg_read_timeout: secs(self.tcp_msg_read_timeout),
+            msg_data_timeout: secs(self.tcp_msg_data_timeout),
+            accept_iplimit: self.tcp_accept_iplimit as usize,
+        }
     }
 }
 
@@ -335,5 +371,35 @@ mod tests {
         assert_eq!(c.udp_rcvbuf, 1_048_576);
         assert_eq!(c.max_message_size, 65535, "not the largest message");
         assert!(c.set("maxbuffer", "lots").is_err());
+    }
+
+    #[test]
+    fn tcp_guards_and_message_size() {
+        let mut c = CoreParams::default();
+        assert_eq!(
+            c.tcp_guards(),
+            crate::transport::tcp::TcpGuards::default(),
+            "Kamailio's defaults"
+        );
+        for (name, value) in [
+            ("tcp_msg_read_timeout", "3"),
+            ("tcp_msg_data_timeout", "0"),
+            ("tcp_accept_iplimit", "16"),
+            ("msg_recv_max_size", "32767"),
+        ] {
+            assert!(matches!(c.set(name, value), Ok(Applied::Done)), "{name}");
+        }
+        let g = c.tcp_guards();
+        assert_eq!(g.msg_read_timeout, std::time::Duration::from_secs(3));
+        assert!(g.msg_data_timeout.is_zero());
+        assert_eq!(g.accept_iplimit, 16);
+        assert_eq!(c.max_message_size, 32767);
+        assert!(matches!(
+            c.set("msg_recv_max_size", "1048576"),
+            Ok(Applied::Done)
+        ));
+        assert_eq!(c.max_message_size, MAX_MSG_RECV_SIZE, "capped");
+        assert!(c.set("tcp_msg_read_timeout", "-1").is_err());
+        assert!(c.set("tcp_accept_iplimit", "many").is_err());
     }
 }

@@ -47,7 +47,7 @@ fn malformed(core: &Core, raw: &[u8], recv: RecvInfo, why: &str, can_reply: bool
         OUT.with(|out| {
             let mut out = out.borrow_mut();
             out.clear();
-            if build_bad_request(raw, why, &mut out) {
+            if build_bad_request(raw, "", &mut out) {
                 log::notice(
                     "core",
                     format_args!("malformed message from {}: {why}; answered 400", recv.src),

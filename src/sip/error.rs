@@ -43,6 +43,10 @@ pub enum ParseErrorKind {
     BodyTruncated,
     /// A message on a stream transport has no Content-Length (RFC 3261 §18.3).
     MissingContentLength,
+    /// A To or From header has an empty `tag`. Dialogs and transactions
+    /// are matched by these tags, so such a message is refused whole (and
+    /// not answered: the reply would repeat the tag).
+    BadTag,
 }
 
 impl ParseErrorKind {
@@ -64,6 +68,7 @@ impl ParseErrorKind {
             Self::ConflictingContentLength => "conflicting Content-Length headers",
             Self::BodyTruncated => "body shorter than Content-Length",
             Self::MissingContentLength => "no Content-Length on a stream transport",
+            Self::BadTag => "empty tag in To or From",
         }
     }
 }

@@ -30,6 +30,8 @@ pub enum Frame {
 
 /// Finds where the first message of `buf` ends. Never returns a length
 /// larger than `buf.len()` and never reads past `limits.max_size` bytes.
+/// The number of header lines is not limited here: a message that fits the
+/// size limit is framed whole, so that its parser can answer it.
 ///
 /// A message without Content-Length is an error (RFC 3261 §18.3), except an
 /// HTTP request, whose missing Content-Length means an empty body.
@@ -77,7 +79,6 @@ fn scan(buf: &[u8], limits: Limits) -> Scan {
     let http = is_http_request_line(&window[..first_lf]);
     let mut pos = first_lf + 1;
     let mut length: Option<u32> = None;
-    let mut headers = 0usize;
     // Whether the header being read (so its continuation lines) is a
     // Content-Length; a folded Content-Length is legal, if odd.
     let mut in_length = false;
@@ -108,10 +109,6 @@ fn scan(buf: &[u8], limits: Limits) -> Scan {
                 if let Err(e) = take_length(window, length_value, &mut length) {
                     return Frame::Error(e).into();
                 }
-            }
-            headers += 1;
-            if headers > limits.max_headers {
-                return Frame::Error(ParseError::new(K::TooManyHeaders, pos)).into();
             }
             let name_end = token_end(window, pos, end);
             let colon = skip_blank(window, name_end, end);
@@ -182,6 +179,23 @@ impl Framer {
             }
         }
     }
+}
+
+/// The length of the header section at the front of `buf` (start line,
+/// headers and the empty line), if it is complete within the size limit.
+/// Used to answer a message whose body cannot be framed.
+pub fn header_block_len(buf: &[u8], limits: Limits) -> Option<usize> {
+    let max = limits.effective().max_size;
+    let window = &buf[..buf.len().min(max)];
+    let mut at = 0;
+    while let Some(lf) = find_byte(window, at, b'\n') {
+        match window.get(lf + 1) {
+            Some(b'\n') => return Some(lf + 2),
+            Some(b'\r') if window.get(lf + 2) == Some(&b'\n') => return Some(lf + 3),
+            _ => at = lf + 1,
+        }
+    }
+    None
 }
 
 /// Whether `b` holds an empty line (LF LF or LF CR LF) with its first LF
@@ -291,10 +305,31 @@ mod tests {
         let garbage = vec![b'x'; 70_000];
         assert!(matches!(frame_d(&garbage), Frame::Error(e) if e.kind() == K::TooLarge));
         assert_eq!(frame_d(&garbage[..1000]), Frame::Incomplete);
+        // However many header lines: framed whole if it fits, for the
+        // parser to answer.
         let mut many = b"BYE sip:x SIP/2.0\r\n".to_vec();
         for _ in 0..200 {
             many.extend_from_slice(b"X: y\r\n");
         }
-        assert!(matches!(frame_d(&many), Frame::Error(e) if e.kind() == K::TooManyHeaders));
+        assert_eq!(frame_d(&many), Frame::Incomplete);
+        many.extend_from_slice(b"l: 0\r\n\r\n");
+        assert_eq!(frame_d(&many), Frame::Complete(many.len()));
+    }
+
+    #[test]
+    fn header_block() {
+        let huge = b"BYE sip:x SIP/2.0\r\nl: 4000000000\r\n\r\nabc";
+        assert_eq!(
+            header_block_len(huge, Limits::default()),
+            Some(huge.len() - 3)
+        );
+        assert_eq!(
+            header_block_len(b"BYE sip:x SIP/2.0\nl: 1\n\nx", Limits::default()),
+            Some(24)
+        );
+        assert_eq!(
+            header_block_len(b"BYE sip:x SIP/2.0\r\nl: 1\r\n", Limits::default()),
+            None
+        );
     }
 }

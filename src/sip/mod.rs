@@ -61,7 +61,7 @@ mod views;
 pub use contact::Contacts;
 pub use cseq::CSeq;
 pub use error::{EditError, ParseError, ParseErrorKind, ReplyError, ViewError};
-pub use framing::{frame, Frame, Framer};
+pub use framing::{frame, header_block_len, Frame, Framer};
 pub use header::{Header, HeaderName};
 pub use method::Method;
 pub use msg::{SipMsg, StartLine};

@@ -20,15 +20,18 @@ use super::method::Method;
 use super::span::Span;
 use super::text::{
     find_blank, find_byte, find_in, find_lf_or_nul, is_token, is_ws, parse_u32, skip_blank,
-    skip_ws, token_end, trim,
+    skip_ws, token_end, trim, ParamSpans,
 };
 
 /// Default largest accepted message, in bytes (the largest UDP payload, and
 /// Kamailio's default buffer size).
 pub const MAX_MSG_SIZE: usize = 65_535;
 
-/// Default largest accepted number of header lines.
-pub const MAX_HEADERS: usize = 128;
+/// Default largest accepted number of header lines: as many as the index
+/// can number (positions are `u16`), more than a message of the default
+/// size can hold (a header line takes at least 3 bytes), so the size
+/// limit is what bounds a message.
+pub const MAX_HEADERS: usize = u16::MAX as usize - 1;
 
 /// Bounds that protect the server from oversized input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,7 +158,8 @@ impl Index {
 
     /// Whether a 400 could be built: a request other than ACK (ACK never
     /// gets a reply) with the five headers a reply copies, none of which
-    /// holds a NUL byte (the reply would carry it).
+    /// holds a NUL byte or (From, To) an empty tag: the reply would carry
+    /// them.
     pub(crate) fn replyable(&self, buf: &[u8]) -> bool {
         let request = matches!(
             self.first,
@@ -176,6 +180,13 @@ impl Index {
                 .iter()
                 .filter(|e| COPIED.contains(&e.kind))
                 .any(|e| e.value.bytes(buf).contains(&0))
+            // Nor an empty tag, which the reply would repeat.
+            && self
+                .headers
+                .as_slice()
+                .iter()
+                .filter(|e| matches!(e.kind, HeaderName::From | HeaderName::To))
+                .all(|e| tags_ok(buf, e.value.start(), e.value.end()))
     }
 
     fn finish(&mut self, buf: &[u8]) {
@@ -197,7 +208,65 @@ pub(crate) fn scan(buf: &[u8], limits: Limits, s: &mut Index) {
         return;
     }
     scan_lines(buf, limits, s);
+    if s.error.is_none() {
+        check_tags(buf, s);
+    }
     s.finish(buf);
+    if let Some(e) = &mut s.error {
+        if e.kind == K::BadTag {
+            e.can_reply = false;
+        }
+    }
+}
+
+/// Fails the message when a To or From header has an empty `tag` (`tag=`
+/// or a bare `tag`: the grammar wants a token), so that no later reader
+/// of the tag (transaction and dialog matching, the To-tag of a local
+/// reply) has to guess. Several tags are left to the script's checks
+/// (sanity, 4096), as in Kamailio.
+fn check_tags(buf: &[u8], s: &mut Index) {
+    let mut bad = None;
+    for kind in [HeaderName::To, HeaderName::From] {
+        for (_, e) in s.entries(kind) {
+            let (vs, ve) = (e.value.start(), e.value.end());
+            if !tags_ok(buf, vs, ve) {
+                bad = bad.or(Some(vs));
+            }
+        }
+    }
+    if let Some(at) = bad {
+        s.fail(K::BadTag, at);
+    }
+}
+
+/// Whether every `tag` among the header parameters of the name-addr or
+/// addr-spec in `buf[vs..ve]` has a value.
+fn tags_ok(buf: &[u8], vs: usize, ve: usize) -> bool {
+    // The header parameters start after the `>` of `<...>` (outside a
+    // quoted display name), or at the first `;` of a bare addr-spec.
+    let mut quoted = false;
+    let mut i = vs;
+    let mut params = None;
+    while i < ve {
+        match buf[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => {
+                params = Some(find_in(buf, i, ve, b'>').map_or(ve, |g| g + 1));
+                break;
+            }
+            b';' if !quoted => {
+                params = Some(i);
+                break;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let Some(ps) = params else { return true };
+    ParamSpans::new(buf, Span::of(ps, ve)).all(|(name, value)| {
+        !name.bytes(buf).eq_ignore_ascii_case(b"tag") || value.is_some_and(|v| !v.is_empty())
+    })
 }
 
 fn scan_lines(buf: &[u8], limits: Limits, s: &mut Index) {
@@ -240,7 +309,11 @@ fn scan_lines(buf: &[u8], limits: Limits, s: &mut Index) {
     let body_start = loop {
         let mut found = find_lf_or_nul(buf, pos);
         while let Some(nul) = found.filter(|&i| buf[i] == 0) {
-            s.fail(K::NulByte, nul);
+            // A NUL is legal only escaped in a quoted string (RFC 3261
+            // quoted-pair; RFC 4475 §3.1.1.2 sends one in a display name).
+            if !is_quoted_pair_nul(buf, pos, nul) {
+                s.fail(K::NulByte, nul);
+            }
             found = find_lf_or_nul(buf, nul + 1);
         }
         let Some(lf) = found else {
@@ -319,6 +392,23 @@ fn scan_lines(buf: &[u8], limits: Limits, s: &mut Index) {
     };
     s.end = off(end);
     s.body = Span::new(off(body_start), off(end));
+}
+
+/// Whether the NUL at `nul` is the second byte of a quoted-pair inside a
+/// quoted string that starts on the line beginning at `line`. Only run
+/// when a NUL is found, which valid traffic almost never holds.
+fn is_quoted_pair_nul(buf: &[u8], line: usize, nul: usize) -> bool {
+    let (mut quoted, mut escaped) = (false, false);
+    for &c in &buf[line..nul] {
+        if escaped {
+            escaped = false;
+        } else if quoted && c == b'\\' {
+            escaped = true;
+        } else if c == b'"' {
+            quoted = !quoted;
+        }
+    }
+    quoted && escaped
 }
 
 /// Records one (non-continuation) header line `pos..end` whose line break is
@@ -552,6 +642,15 @@ mod tests {
         );
         assert_eq!(err(b"BYE x SIP/2.0\r\nX: a\0b\r\n\r\n").kind, K::NulByte);
         assert_eq!(
+            err(b"BYE x SIP/2.0\r\nX: \"a\0b\"\r\n\r\n").kind,
+            K::NulByte
+        );
+        assert_eq!(err(b"BYE x SIP/2.0\r\nX: a\\\0b\r\n\r\n").kind, K::NulByte);
+        assert_eq!(
+            err(b"BYE x SIP/2.0\r\nX: \"a\\\\\0\"\r\n\r\n").kind,
+            K::NulByte
+        );
+        assert_eq!(
             err(b"BYE x SIP/2.0\r\nl: -1\r\n\r\n").kind,
             K::BadContentLength
         );
@@ -575,6 +674,44 @@ mod tests {
         assert_eq!(err(&garbage).kind, K::NoEndOfHeaders);
         let garbage = vec![b'x'; 64 * 1024];
         assert_eq!(err(&garbage).kind, K::TooLarge);
+    }
+
+    #[test]
+    fn to_and_from_tags_must_not_be_empty() {
+        let base = "OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: FROM\r\nTo: TO\r\n\
+            Call-ID: c\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n";
+        let with = |from: &str, to: &str| base.replace("FROM", from).replace("TO", to);
+        for (from, to) in [
+            ("<sip:a@b>;tag=1", "<sip:x@y>"),
+            ("<sip:a@b>;tag=1", "<sip:x@y;tag=in-the-uri>;tag=2"),
+            ("\"x;tag=\" <sip:a@b>;tag=1", "sip:x@y"),
+            ("sip:a@b;tag=1", "sip:x@y ; TAG = 2"),
+            // Several tags: for the script's checks to answer.
+            ("<sip:a@b>;tag=1;tag=2", "<sip:x@y>"),
+        ] {
+            ok(&with(from, to));
+        }
+        for (from, to) in [
+            ("<sip:a@b>;tag=", "<sip:x@y>"),
+            ("<sip:a@b>;tag=1", "<sip:x@y>;tag"),
+            ("<sip:a@b>;tag=1", "<sip:x@y>;tag=2;tag= "),
+            ("<sip:a@b>;tag=1", "sip:x@y;Tag="),
+        ] {
+            let e = err(with(from, to).as_bytes());
+            assert_eq!(e.kind, K::BadTag, "{from} / {to}");
+            assert!(!e.can_reply, "{from} / {to}");
+        }
+    }
+
+    #[test]
+    fn nul_as_a_quoted_pair_is_accepted() {
+        let m = b"OPTIONS sip:x SIP/2.0\r\nTo: \"NUL:\\\0 BEL:\\\x07\" <sip:x@y>\r\nl: 0\r\n\r\n";
+        let s = scan_new(m, Limits::default());
+        assert_eq!(s.error, None);
+        assert_eq!(
+            s.headers.as_slice()[0].value.bytes(m),
+            b"\"NUL:\\\0 BEL:\\\x07\" <sip:x@y>"
+        );
     }
 
     #[test]

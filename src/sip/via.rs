@@ -54,6 +54,28 @@ fn slash(b: &[u8], i: usize, end: usize) -> Result<usize, ViewError> {
     }
 }
 
+/// Whether `b[start..end]` has a `;` followed (after white space) by
+/// another `;` or by nothing, outside quoted strings.
+fn has_empty_param(b: &[u8], start: usize, end: usize) -> bool {
+    let mut i = start;
+    let mut quoted = false;
+    while i < end {
+        match b[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b';' if !quoted => {
+                let next = skip_ws(b, i + 1, end);
+                if next >= end || b[next] == b';' {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 /// Parses one Via value (one comma element) in `text[start..end]`.
 pub(crate) fn parse_via(text: &str, start: usize, end: usize) -> Result<ViaParts, ViewError> {
     let b = text.as_bytes();
@@ -111,6 +133,12 @@ pub(crate) fn parse_via(text: &str, start: usize, end: usize) -> Result<ViaParts
     p.sent_by = Span::of(hs, sent_by_end);
 
     let params_start = skip_ws(b, sent_by_end, end);
+    // `;;` or a `;` with nothing after it: a via-param is `;` and a token
+    // (RFC 4475 §3.1.2.1 sends `;;,;,,`). The parameter walk skips such
+    // empties, so they are looked for here.
+    if has_empty_param(b, params_start, end) {
+        return Err(malformed("Via: empty parameter"));
+    }
     let mut params_end = params_start;
     let mut it = ParamSpans::new(b, Span::of(params_start, end));
     for (name, value) in it.by_ref() {
@@ -358,6 +386,10 @@ mod tests {
             "SIP/2.0/UDP host;branch",
             "SIP/2.0/UDP host;ttl=300",
             "SIP/2.0/UDP host junk",
+            "SIP/2.0/UDP host;;",
+            "SIP/2.0/UDP host;",
+            "SIP/2.0/UDP host;;,;,,",
+            "SIP/2.0/UDP :]",
         ] {
             assert!(Via::parse(bad).is_err(), "{bad:?}");
         }

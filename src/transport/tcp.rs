@@ -16,22 +16,30 @@
 //! it, else by the peer's address; a new connection is opened by the owner
 //! the new id maps to. Connections idle for the configured lifetime are
 //! closed; past the connection limit new ones are refused.
+//!
+//! A peer cannot hold a connection by trickling bytes ([`TcpGuards`]): a
+//! message must be complete within `tcp_msg_read_timeout` of its first
+//! byte, an accepted connection must carry a message within
+//! `tcp_msg_data_timeout`, and one address may hold at most
+//! `tcp_accept_iplimit` accepted connections. A connection keeps no read
+//! buffer of its own between messages: bytes are read into one buffer per
+//! owner thread, and only the unfinished part of a message is copied aside.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
 
 use super::{Proto, RecvInfo};
 use crate::log;
-use crate::sip::{Frame, Framer, Limits};
+use crate::sip::{header_block_len, Frame, Framer, Limits, ParseErrorKind};
 
 /// Limits of the TCP transport.
 #[derive(Clone, Copy, Debug)]
@@ -50,15 +58,102 @@ const MAX_QUEUED: usize = 4 << 20;
 /// Bytes asked of the socket per read.
 const READ_SIZE: usize = 16 * 1024;
 
+/// A connection's copy of an unfinished message is given back to the
+/// allocator, rather than kept for the next one, when it grew past this.
+const KEEP_PENDING: usize = 4 * 1024;
+
+thread_local! {
+    /// The owner thread's read buffer, shared by all its connections: a
+    /// read never waits while holding it.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_SIZE]);
+}
+
+/// What guards the transport against peers that hold connections without
+/// sending whole messages. Kamailio's global parameters of the same names;
+/// a zero duration or limit turns a guard off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpGuards {
+    /// `tcp_msg_read_timeout`: a message must be read whole within this
+    /// time of its first byte.
+    pub msg_read_timeout: Duration,
+    /// `tcp_msg_data_timeout`: an accepted connection must carry its first
+    /// message (keepalives do not count) within this time.
+    pub msg_data_timeout: Duration,
+    /// `tcp_accept_iplimit`: accepted connections one IP address may hold.
+    pub accept_iplimit: usize,
+}
+
+impl Default for TcpGuards {
+    /// Kamailio's defaults: 20 s, 20 s, 1024 connections.
+    fn default() -> TcpGuards {
+        TcpGuards {
+            msg_read_timeout: Duration::from_secs(20),
+            msg_data_timeout: Duration::from_secs(20),
+            accept_iplimit: 1024,
+        }
+    }
+}
+
+/// [`TcpGuards`] that can change while connections run.
+struct LiveGuards {
+    read_ms: AtomicU64,
+    data_ms: AtomicU64,
+    iplimit: AtomicUsize,
+}
+
+impl LiveGuards {
+    fn new(g: TcpGuards) -> LiveGuards {
+        let l = LiveGuards {
+            read_ms: AtomicU64::new(0),
+            data_ms: AtomicU64::new(0),
+            iplimit: AtomicUsize::new(0),
+        };
+        l.set(g);
+        l
+    }
+
+    fn set(&self, g: TcpGuards) {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        self.read_ms
+            .store(ms(g.msg_read_timeout), Ordering::Relaxed);
+        self.data_ms
+            .store(ms(g.msg_data_timeout), Ordering::Relaxed);
+        self.iplimit.store(g.accept_iplimit, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> TcpGuards {
+        TcpGuards {
+            msg_read_timeout: Duration::from_millis(self.read_ms.load(Ordering::Relaxed)),
+            msg_data_timeout: Duration::from_millis(self.data_ms.load(Ordering::Relaxed)),
+            accept_iplimit: self.iplimit.load(Ordering::Relaxed),
+        }
+    }
+}
+
 struct Conn {
     out: Arc<Outgoing>,
     peer: SocketAddr,
+    /// Accepted from the peer (counted in `Table::accepted_from`).
+    accepted: bool,
 }
 
 #[derive(Default)]
 struct Table {
     by_id: HashMap<u64, Conn>,
     by_peer: HashMap<SocketAddr, u64>,
+    /// Accepted connections per peer address; an address leaves the map
+    /// with its last connection.
+    accepted_from: HashMap<IpAddr, usize>,
+}
+
+/// The sizes of the transport's bookkeeping, for tests and the control
+/// plane: every one is 0 once every connection is closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TableSizes {
+    pub connections: usize,
+    pub peers: usize,
+    pub accepting_addresses: usize,
+    pub open: usize,
 }
 
 /// A connection for an owner to serve.
@@ -86,6 +181,7 @@ pub struct TcpTransport {
     next_id: AtomicU64,
     open: AtomicUsize,
     limits: TcpLimits,
+    guards: LiveGuards,
     locals: Vec<SocketAddr>,
     owners: Vec<mpsc::UnboundedSender<Handoff>>,
 }
@@ -216,6 +312,160 @@ impl Outgoing {
     }
 }
 
+/// Which limit the next wait of a connection's reader ends at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Deadline {
+    Idle,
+    Message,
+    FirstData,
+}
+
+/// What a read of a connection leads to.
+enum Step {
+    More,
+    Close,
+}
+
+/// The reading side of one connection: the unfinished message, if any,
+/// and the clocks of the guards.
+struct ConnRead {
+    id: u64,
+    peer: SocketAddr,
+    recv: RecvInfo,
+    limits: Limits,
+    /// The unfinished message's bytes received so far (empty, and
+    /// holding no memory, between messages).
+    pending: Vec<u8>,
+    framer: Framer,
+    /// When the first byte of the unfinished message came.
+    message_since: Option<Instant>,
+    /// When an accepted connection that has carried no message yet was
+    /// accepted.
+    waiting_first: Option<Instant>,
+}
+
+impl ConnRead {
+    /// The earliest of the idle limit and the guards that apply now.
+    fn deadline(&self, g: TcpGuards, idle: Duration, out: &Outgoing) -> (Instant, Deadline) {
+        let now = Instant::now();
+        let mut best = (
+            now + idle
+                .saturating_sub(out.idle_for())
+                .max(Duration::from_millis(1)),
+            Deadline::Idle,
+        );
+        let mut consider = |since: Option<Instant>, limit: Duration, why: Deadline| {
+            if let Some(since) = since.filter(|_| !limit.is_zero()) {
+                let at = since + limit;
+                if at < best.0 {
+                    best = (at, why);
+                }
+            }
+        };
+        consider(self.message_since, g.msg_read_timeout, Deadline::Message);
+        consider(self.waiting_first, g.msg_data_timeout, Deadline::FirstData);
+        best
+    }
+
+    /// Reads what the socket has and passes every complete message to
+    /// `sink`, straight from the owner's read buffer when no message was
+    /// left unfinished.
+    fn read(
+        &mut self,
+        reader: &OwnedReadHalf,
+        out: &Outgoing,
+        sink: &dyn Fn(&[u8], RecvInfo),
+    ) -> Step {
+        SCRATCH.with(|scratch| {
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                // Only a sink that reads a connection itself could get
+                // here; none does.
+                log::error("tcp", format_args!("connection {}: nested read", self.id));
+                return Step::Close;
+            };
+            let n = match reader.try_read(&mut scratch[..]) {
+                Ok(0) => return Step::Close,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::More,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Step::More,
+                Err(_) => return Step::Close,
+            };
+            out.touch();
+            if self.pending.is_empty() {
+                let data = &scratch[..n];
+                let (used, step) = self.frames(data, out, sink);
+                if used < data.len() && matches!(step, Step::More) {
+                    self.pending.extend_from_slice(&data[used..]);
+                    self.message_since = Some(Instant::now());
+                }
+                step
+            } else {
+                self.pending.extend_from_slice(&scratch[..n]);
+                let pending = std::mem::take(&mut self.pending);
+                let (used, step) = self.frames(&pending, out, sink);
+                self.pending = pending;
+                if used > 0 {
+                    self.pending.drain(..used);
+                    self.message_since = (!self.pending.is_empty()).then(Instant::now);
+                }
+                if self.pending.is_empty() && self.pending.capacity() > KEEP_PENDING {
+                    self.pending = Vec::new();
+                }
+                step
+            }
+        })
+    }
+
+    /// Cuts the messages at the front of `data`: how many bytes were
+    /// consumed, and whether the connection goes on.
+    fn frames(
+        &mut self,
+        data: &[u8],
+        out: &Outgoing,
+        sink: &dyn Fn(&[u8], RecvInfo),
+    ) -> (usize, Step) {
+        let mut start = 0;
+        loop {
+            match self.framer.next(&data[start..], self.limits) {
+                Frame::Incomplete => return (start, Step::More),
+                Frame::Keepalive(k) => {
+                    if k >= 4 {
+                        // RFC 5626 §3.5.1: answer a double-CRLF ping.
+                        let _ = out.send(b"\r\n");
+                    }
+                    start += k;
+                }
+                Frame::Complete(len) => {
+                    self.waiting_first = None;
+                    sink(&data[start..start + len], self.recv);
+                    start += len;
+                }
+                Frame::Error(e) => {
+                    let rest = &data[start..];
+                    // A header section that is whole but announces a body
+                    // that cannot be framed goes to the sink alone, which
+                    // answers it (400) or drops it and logs, before the
+                    // stream, out of step, is closed.
+                    let answerable = matches!(
+                        e.kind(),
+                        ParseErrorKind::TooLarge
+                            | ParseErrorKind::BadContentLength
+                            | ParseErrorKind::ConflictingContentLength
+                    );
+                    match header_block_len(rest, self.limits).filter(|_| answerable) {
+                        Some(head) => sink(&rest[..head], self.recv),
+                        None => log::notice(
+                            "tcp",
+                            format_args!("closing connection {} from {}: {e}", self.id, self.peer),
+                        ),
+                    }
+                    return (start, Step::Close);
+                }
+            }
+        }
+    }
+}
+
 /// The writer task of a connection: writes queued bytes as the socket
 /// takes them.
 async fn write_queued(out: Arc<Outgoing>, stream: Arc<OwnedWriteHalf>) {
@@ -269,6 +519,7 @@ impl TcpTransport {
             next_id: AtomicU64::new(1),
             open: AtomicUsize::new(0),
             limits,
+            guards: LiveGuards::new(TcpGuards::default()),
             locals,
             owners: senders,
         });
@@ -297,6 +548,28 @@ impl TcpTransport {
     /// Number of open connections.
     pub fn open_connections(&self) -> usize {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// The guards in force ([`TcpGuards::default`] until set).
+    pub fn guards(&self) -> TcpGuards {
+        self.guards.get()
+    }
+
+    /// Changes the guards; connections already open follow from their next
+    /// read on, new ones from their accept.
+    pub fn set_guards(&self, g: TcpGuards) {
+        self.guards.set(g);
+    }
+
+    /// How many entries the connection bookkeeping holds.
+    pub fn table_sizes(&self) -> TableSizes {
+        let t = self.table();
+        TableSizes {
+            connections: t.by_id.len(),
+            peers: t.by_peer.len(),
+            accepting_addresses: t.accepted_from.len(),
+            open: self.open_connections(),
+        }
     }
 
     /// Hands a connection to the owner its id maps to; false when that
@@ -328,7 +601,18 @@ impl TcpTransport {
                             continue;
                         }
                     };
-                    let (id, out) = self.register(peer);
+                    let Some((id, out)) = self.register_accepted(peer) else {
+                        log::warn(
+                            "tcp",
+                            format_args!(
+                                "refusing a connection from {peer}: {} open from {} (tcp_accept_iplimit)",
+                                self.guards.get().accept_iplimit,
+                                peer.ip()
+                            ),
+                        );
+                        drop(std_stream);
+                        continue;
+                    };
                     if !self.hand_off(id, Handoff::Accepted(std_stream, peer, id, out)) {
                         self.unregister(id);
                     }
@@ -341,16 +625,35 @@ impl TcpTransport {
         }
     }
 
+    /// Registers a connection we open to `peer`.
     fn register(&self, peer: SocketAddr) -> (u64, Arc<Outgoing>) {
+        let mut t = self.table();
+        self.insert(&mut t, peer, false)
+    }
+
+    /// Registers a connection accepted from `peer`, unless its address
+    /// already holds `tcp_accept_iplimit` of them.
+    fn register_accepted(&self, peer: SocketAddr) -> Option<(u64, Arc<Outgoing>)> {
+        let limit = self.guards.get().accept_iplimit;
+        let mut t = self.table();
+        let held = t.accepted_from.get(&peer.ip()).copied().unwrap_or(0);
+        if limit > 0 && held >= limit {
+            return None;
+        }
+        *t.accepted_from.entry(peer.ip()).or_insert(0) += 1;
+        Some(self.insert(&mut t, peer, true))
+    }
+
+    fn insert(&self, t: &mut Table, peer: SocketAddr, accepted: bool) -> (u64, Arc<Outgoing>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let out = Arc::new(Outgoing::new());
         out.touch();
-        let mut t = self.table();
         t.by_id.insert(
             id,
             Conn {
                 out: Arc::clone(&out),
                 peer,
+                accepted,
             },
         );
         t.by_peer.insert(peer, id);
@@ -365,6 +668,15 @@ impl TcpTransport {
             if t.by_peer.get(&c.peer) == Some(&id) {
                 t.by_peer.remove(&c.peer);
             }
+            if c.accepted {
+                let ip = c.peer.ip();
+                if let Some(n) = t.accepted_from.get_mut(&ip) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        t.accepted_from.remove(&ip);
+                    }
+                }
+            }
             self.open.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -376,14 +688,14 @@ impl TcpTransport {
         match h {
             Handoff::Accepted(std_stream, peer, id, out) => {
                 match TcpStream::from_std(std_stream) {
-                    Ok(stream) => self.run_connection(stream, peer, id, out, sink).await,
+                    Ok(stream) => self.run_connection(stream, peer, id, out, true, sink).await,
                     Err(e) => log::warn("tcp", format_args!("connection from {peer} lost: {e}")),
                 }
                 self.unregister(id);
             }
             Handoff::Connect(dst, id, out) => {
                 match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(dst)).await {
-                    Ok(Ok(stream)) => self.run_connection(stream, dst, id, out, sink).await,
+                    Ok(Ok(stream)) => self.run_connection(stream, dst, id, out, false, sink).await,
                     Ok(Err(e)) => log::error("tcp", format_args!("cannot connect to {dst}: {e}")),
                     Err(_) => log::error("tcp", format_args!("connecting to {dst} timed out")),
                 }
@@ -398,6 +710,7 @@ impl TcpTransport {
         peer: SocketAddr,
         id: u64,
         out: Arc<Outgoing>,
+        accepted: bool,
         sink: &dyn Fn(&[u8], RecvInfo),
     ) {
         let _ = stream.set_nodelay(true);
@@ -405,72 +718,71 @@ impl TcpTransport {
             Ok(a) => a,
             Err(_) => return,
         };
-        let (mut reader, writer) = stream.into_split();
+        let (reader, writer) = stream.into_split();
         let writer = Arc::new(writer);
         if out.stream.set(Arc::clone(&writer)).is_err() {
             return;
         }
         let write_task = tokio::task::spawn_local(write_queued(Arc::clone(&out), writer));
-        let limits = Limits {
-            max_size: self.limits.max_message,
-            ..Limits::default()
+        let mut conn = ConnRead {
+            id,
+            peer,
+            recv: RecvInfo {
+                proto: Proto::Tcp,
+                src: peer,
+                local,
+                conn: Some(id),
+            },
+            limits: Limits {
+                max_size: self.limits.max_message,
+                ..Limits::default()
+            },
+            pending: Vec::new(),
+            framer: Framer::default(),
+            message_since: None,
+            // Only a connection the peer opened has to prove it carries
+            // SIP; on ours, we speak first.
+            waiting_first: accepted.then(Instant::now),
         };
-        let recv = RecvInfo {
-            proto: Proto::Tcp,
-            src: peer,
-            local,
-            conn: Some(id),
-        };
-        let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
-        let mut framer = Framer::default();
-        'read: loop {
-            if out.closed.load(Ordering::Relaxed) {
-                break;
-            }
-            // Read straight into the buffer of pending bytes.
-            buf.reserve(READ_SIZE);
-            match tokio::time::timeout(self.limits.idle, reader.read_buf(&mut buf)).await {
-                Ok(Ok(0)) => break,
-                Ok(Ok(_)) => out.touch(),
+        while !out.closed.load(Ordering::Relaxed) {
+            let (deadline, why) = conn.deadline(self.guards.get(), self.limits.idle, &out);
+            match tokio::time::timeout_at(deadline.into(), reader.readable()).await {
+                Ok(Ok(())) => {}
                 Ok(Err(_)) => break,
-                Err(_) => {
-                    if out.idle_for() >= self.limits.idle {
+                Err(_) => match why {
+                    Deadline::Idle if out.idle_for() < self.limits.idle => continue,
+                    Deadline::Idle => {
                         log::debug(
                             "tcp",
                             format_args!("closing idle connection {id} to {peer}"),
                         );
                         break;
                     }
-                    continue;
-                }
-            }
-            // Every complete message in the buffer, then one shift of the
-            // rest to its front.
-            let mut start = 0;
-            loop {
-                match framer.next(&buf[start..], limits) {
-                    Frame::Incomplete => break,
-                    Frame::Keepalive(k) => {
-                        if k >= 4 {
-                            // RFC 5626 §3.5.1: answer a double-CRLF ping.
-                            let _ = out.send(b"\r\n");
-                        }
-                        start += k;
-                    }
-                    Frame::Complete(len) => {
-                        sink(&buf[start..start + len], recv);
-                        start += len;
-                    }
-                    Frame::Error(e) => {
-                        log::warn(
+                    Deadline::Message => {
+                        log::notice(
                             "tcp",
-                            format_args!("closing connection {id} from {peer}: {e}"),
+                            format_args!(
+                                "closing connection {id} from {peer}: a message was not complete within tcp_msg_read_timeout ({} bytes pending)",
+                                conn.pending.len()
+                            ),
                         );
-                        break 'read;
+                        break;
                     }
-                }
+                    Deadline::FirstData => {
+                        log::notice(
+                            "tcp",
+                            format_args!(
+                                "closing connection {id} from {peer}: no message within tcp_msg_data_timeout"
+                            ),
+                        );
+                        break;
+                    }
+                },
             }
-            buf.drain(..start);
+            match conn.read(&reader, &out, sink) {
+                Step::More => {}
+                Step::Close => break,
+            }
         }
         out.close();
         write_task.abort();
