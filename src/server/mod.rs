@@ -200,6 +200,7 @@ impl Server {
             };
             let (t, h) = TcpTransport::start(&tcp_addrs, limits, queue_workers)
                 .map_err(|e| StartError::Bind(tcp_addrs[0], Proto::Tcp, e))?;
+            t.set_guards(config.core.tcp_guards());
             (Some(t), h)
         };
         let mut names = Vec::new();
