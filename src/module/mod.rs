@@ -13,8 +13,7 @@
 //!   its parameters and shared by the workers), its control methods, its
 //!   statistics, its timers and its shutdown hook.
 //!
-//! The generated table ([`all`]) lists every module in the order of
-//! `src/modules/mod.rs`. [`Modules`] is the running set: the modules a
+//! The generated table ([`all`]) lists every module, sorted by folder. [`Modules`] is the running set: the modules a
 //! configuration loads, each with its state, reached by a module through
 //! its own typed handle ([`Module::state`]). Nothing here names a concrete
 //! module: the core imports none.
@@ -356,7 +355,7 @@ pub struct ModuleEntry {
     pub doc: &'static str,
 }
 
-/// Every module kemid has, in the order of `src/modules/mod.rs`.
+/// Every module kemid has, sorted by folder.
 pub fn all() -> &'static [ModuleEntry] {
     static SLOTS: std::sync::Once = std::sync::Once::new();
     let table = crate::registry::module_table();
